@@ -1,0 +1,51 @@
+"""The FastAPI application factory.
+
+Nothing here runs at import time: :func:`create_app` builds the app from the
+settings it is given, and its lifespan opens (and closes) the database pool.
+Run it with ``uvicorn --factory api.app:create_app`` or through ``wangge``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.limits import BodySizeLimit
+from api.routers import collections, health, locate, ready
+from api.settings import Settings, get_settings
+from layers.db import open_pool
+from layers.errors import StoreError
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """GIS command-center service for city grid governance (网格化管理).
+
+Every coordinate input names its system (`crs`: wgs84, cgcs2000, gcj02, bd09
+or EPSG:<code>); every geometry output is RFC 7946 GeoJSON in WGS84."""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the database URL must be resolved (see ``api.cli``)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.database_url:
+            raise StoreError("no database configured: set DATABASE_URL or start wangge with its CLI")
+        app.state.pool = await open_pool(settings.database_url, settings.pool_min, settings.pool_max)
+        try:
+            yield
+        finally:
+            await app.state.pool.close()
+
+    app = FastAPI(title="wangge", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    errors.install(app)
+    for module in (health, ready, collections, locate):
+        app.include_router(module.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,100 @@
+"""The ``wangge`` command: run the demo or the service, manage the store.
+
+``wangge demo`` is the one command of the README: it starts (and at exit
+stops) the embedded PostGIS unless ``DATABASE_URL`` is set, migrates, builds
+the demo city once per seed and serves it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+
+import uvicorn
+
+from api.app import create_app
+from api.settings import Settings, get_settings
+from api.store import ensure_demo_city, open_store
+from layers.cluster import StoreUnavailable
+
+log = logging.getLogger("wangge")
+
+
+def _serve(settings: Settings, url: str, host: str, port: int) -> None:
+    app = create_app(settings.model_copy(update={"database_url": url}))
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
+    """Build (once) and serve the demo district."""
+    store = open_store(settings)
+    try:
+        started = time.monotonic()
+        built = ensure_demo_city(store.url, args.seed)
+        what = "built" if built else "reused"
+        print(f"demo city {what} (seed {args.seed}) in {time.monotonic() - started:.1f} s", flush=True)
+        base = f"http://{args.host}:{args.port}"
+        print(f"wangge is serving at {base}/", flush=True)
+        print(f"  API docs:     {base}/docs", flush=True)
+        print(f"  collections:  {base}/collections", flush=True)
+        print(f"  locate:       {base}/locate?lon=117.30&lat=31.80", flush=True)
+        _serve(settings, store.url, args.host, args.port)
+    finally:
+        store.close()
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> None:
+    """Serve whatever the store holds."""
+    store = open_store(settings)
+    try:
+        print(f"wangge is serving at http://{args.host}:{args.port}/", flush=True)
+        _serve(settings, store.url, args.host, args.port)
+    finally:
+        store.close()
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
+    """Bring the database schema up to date and stop."""
+    store = open_store(settings)
+    store.close()
+    print("database migrated")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: one sub-command per task."""
+    parser = argparse.ArgumentParser(prog="wangge", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="build (once) and serve the demo district")
+    serve = sub.add_parser("serve", help="serve the configured database")
+    for p in (demo, serve):
+        p.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+        p.add_argument("--port", type=int, default=None, help="port (default 8000)")
+    demo.add_argument("--seed", type=int, default=2024, help="demo city seed (default 2024)")
+    demo.set_defaults(func=cmd_demo)
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="migrate the database and exit").set_defaults(func=cmd_migrate)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``wangge`` console command."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    if hasattr(args, "host"):
+        args.host = args.host or settings.host
+        args.port = args.port or settings.port
+    try:
+        args.func(args, settings)
+    except StoreUnavailable as exc:
+        print(f"wangge: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

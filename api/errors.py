@@ -1,0 +1,98 @@
+"""One table from domain errors to HTTP statuses, and the handlers that use it.
+
+Clients get a JSON body ``{"detail": <public message>, "code": <kind>}``.
+Internal causes (driver messages, tracebacks) are logged, never sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import cast
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from geo.crs import CrsError
+from layers.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    StoreError,
+    WanggeError,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_OF: dict[type[WanggeError], int] = {
+    InvalidInput: 422,
+    NotFound: 404,
+    Forbidden: 403,
+    Conflict: 409,
+    PreconditionFailed: 412,
+    StoreError: 503,
+}
+
+
+def status_of(error: WanggeError) -> int:
+    """Return the HTTP status for ``error``, from the nearest class in :data:`STATUS_OF`."""
+    for cls in type(error).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return 500
+
+
+def error_body(detail: str, code: str, **extra: object) -> dict[str, object]:
+    """The one shape of every error response."""
+    return {"detail": detail, "code": code, **extra}
+
+
+def _kind(error: Exception) -> str:
+    name = type(error).__name__
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    # drop the 'query'/'body' prefix: clients know where they put it
+    parts = [str(p) for p in loc[1:]] if loc and loc[0] in ("query", "body", "path", "header") else [
+        str(p) for p in loc]
+    return ".".join(parts) or "request"
+
+
+async def domain_error(request: Request, exc: Exception) -> JSONResponse:
+    """Answer a :class:`WanggeError` with its status and public message."""
+    exc = cast(WanggeError, exc)  # registered for WanggeError only
+    extra = {k: v for k, v in exc.details.items() if not k.startswith("_")}
+    headers = {"WWW-Authenticate": "Bearer"} if extra.pop("authenticate", False) else None
+    status = status_of(exc)
+    return JSONResponse(error_body(exc.public, _kind(exc), **extra), status_code=status, headers=headers)
+
+
+async def crs_error(request: Request, exc: Exception) -> JSONResponse:
+    """A coordinate the client sent cannot be used: 422 with the reason."""
+    return JSONResponse(error_body(str(exc), "invalid_coordinates"), status_code=422)
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """422 listing each bad field and why, without echoing the input back."""
+    exc = cast(RequestValidationError, exc)  # registered for it only
+    errors = [{"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", "invalid"))}
+              for e in exc.errors()]
+    summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
+    return JSONResponse(error_body(summary, "invalid_request", errors=errors), status_code=422)
+
+
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """A bug: log it with its traceback, tell the client only that it happened."""
+    log.exception("unhandled error on %s %s", request.method, request.url.path)
+    return JSONResponse(error_body("internal error", "internal_error"), status_code=500)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers on ``app``."""
+    app.add_exception_handler(WanggeError, domain_error)
+    app.add_exception_handler(CrsError, crs_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(Exception, unexpected_error)

@@ -1,0 +1,71 @@
+"""Parameters parsed at the edge: each type validates itself, so bad input is a 422, never a 500."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Query
+from pydantic import FiniteFloat
+
+from geo.crs import Crs, parse_crs, to_wgs84
+from layers.errors import InvalidInput
+from layers.features import BBox
+
+CRS_HELP = "coordinate system of the input: wgs84 (default), cgcs2000, gcj02, bd09 or EPSG:<code>"
+
+
+@dataclass(frozen=True)
+class InputPoint:
+    """A point as the client sent it and as wangge stores it (WGS84)."""
+
+    x: float
+    y: float
+    crs: Crs
+    lon: float
+    lat: float
+
+
+def input_point(
+    lon: Annotated[FiniteFloat, Query(description="longitude, or easting for a projected EPSG code")],
+    lat: Annotated[FiniteFloat, Query(description="latitude, or northing for a projected EPSG code")],
+    crs: Annotated[str, Query(max_length=64, description=CRS_HELP)] = "wgs84",
+) -> InputPoint:
+    """Read ``lon``/``lat``/``crs`` from the query and normalize to WGS84 (422 on any problem)."""
+    system = parse_crs(crs)
+    wgs_lon, wgs_lat = to_wgs84(lon, lat, system)
+    return InputPoint(lon, lat, system, wgs_lon, wgs_lat)
+
+
+PointQuery = Annotated[InputPoint, Depends(input_point)]
+
+
+def parse_bbox(text: str) -> BBox:
+    """Parse ``minlon,minlat,maxlon,maxlat`` in WGS84 degrees; refuse anything else."""
+    parts = text.split(",")
+    if len(parts) != 4:
+        raise InvalidInput("bbox must be four numbers: minlon,minlat,maxlon,maxlat")
+    try:
+        w, s, e, n = (float(p) for p in parts)
+    except ValueError:
+        raise InvalidInput("bbox must be four numbers: minlon,minlat,maxlon,maxlat") from None
+    if not all(abs(v) != float("inf") and v == v for v in (w, s, e, n)):
+        raise InvalidInput("bbox values must be finite numbers")
+    if not (-180 <= w <= e <= 180 and -90 <= s <= n <= 90):
+        raise InvalidInput("bbox must satisfy -180 <= minlon <= maxlon <= 180 and -90 <= minlat <= maxlat <= 90")
+    return BBox(w, s, e, n)
+
+
+WORLD = BBox(-180, -90, 180, 90)
+
+
+def bbox_query(
+    bbox: Annotated[str | None, Query(max_length=200, description="minlon,minlat,maxlon,maxlat (WGS84)")] = None,
+) -> BBox:
+    """The ``bbox`` query parameter, the whole world when absent."""
+    return parse_bbox(bbox) if bbox is not None else WORLD
+
+
+BBoxQuery = Annotated[BBox, Depends(bbox_query)]
+Limit = Annotated[int, Query(ge=1, le=10_000, description="features per page")]
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="features to skip")]

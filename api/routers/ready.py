@@ -1,0 +1,17 @@
+"""Readiness: the database answers and has been migrated."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.deps import ConnDep
+
+router = APIRouter(tags=["service"])
+
+
+@router.get("/ready", summary="Can the service answer queries")
+async def ready(conn: ConnDep) -> dict[str, str]:
+    """Check the database round trip and the migration level."""
+    cur = await conn.execute("SELECT version_num FROM alembic_version")
+    row = await cur.fetchone()
+    return {"status": "ok", "schema": row["version_num"] if row else "none"}

@@ -1,0 +1,43 @@
+"""Service settings, read from the environment (pydantic-settings).
+
+Standard names where they exist (``DATABASE_URL``); wangge's own under the
+``WANGGE_`` prefix. Nothing reads settings at import time: the app factory
+and the CLI call :func:`get_settings`, and tests pass their own object.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told from outside."""
+
+    model_config = SettingsConfigDict(env_prefix="WANGGE_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "WANGGE_DATABASE_URL"),
+        description="PostgreSQL/PostGIS server to use; unset: run the embedded cluster",
+    )
+    data_dir: Path = Field(default=PROJECT_DIR / ".wangge", description="embedded cluster and secrets")
+    pg_port: int = Field(default=55432, ge=1024, le=65535, description="embedded cluster's loopback port")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    pool_min: int = Field(default=4, ge=1)
+    pool_max: int = Field(default=20, ge=1)
+    near_boundary_m: float = Field(default=5.0, ge=0, le=1000,
+                                   description="distance to another grid that flags a located point")
+    max_body_bytes: int = Field(default=1_000_000, ge=1024, description="largest request body accepted")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the settings from the environment (cached; tests build their own)."""
+    return Settings()
