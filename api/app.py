@@ -19,6 +19,7 @@ from api.routers import collections, health, locate, ready
 from api.settings import Settings, get_settings
 from layers.db import open_pool
 from layers.errors import StoreError
+from layers.secrets import token_secret
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not settings.database_url:
             raise StoreError("no database configured: set DATABASE_URL or start wangge with its CLI")
         app.state.pool = await open_pool(settings.database_url, settings.pool_min, settings.pool_max)
+        app.state.token_secret = settings.secret or token_secret(settings.database_url)
         try:
             yield
         finally:

@@ -15,9 +15,11 @@ import time
 import uvicorn
 
 from api.app import create_app
+from api.auth import ROLES, issue_token
 from api.settings import Settings, get_settings
 from api.store import ensure_demo_city, open_store
 from layers.cluster import StoreUnavailable
+from layers.secrets import token_secret
 
 log = logging.getLogger("wangge")
 
@@ -62,6 +64,21 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
     print("database migrated")
 
 
+def cmd_token_create(args: argparse.Namespace, settings: Settings) -> None:
+    """Print a signed token for a role and area, alone on the last line."""
+    store = open_store(settings)
+    try:
+        secret = settings.secret or token_secret(store.url)
+    finally:
+        store.close()
+    try:
+        token = issue_token(secret, args.role, args.area, args.name or "", int(args.days * 86400))
+    except ValueError as exc:
+        raise SystemExit(f"wangge: {exc}") from None
+    print(f"# {args.role} for area {args.area}, valid {args.days:g} days")
+    print(token)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line: one sub-command per task."""
     parser = argparse.ArgumentParser(prog="wangge", description=__doc__)
@@ -75,6 +92,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="migrate the database and exit").set_defaults(func=cmd_migrate)
+    token = sub.add_parser("token", help="bearer tokens").add_subparsers(dest="action", required=True)
+    create = token.add_parser("create", help="print a signed token for a role and an area")
+    create.add_argument("--role", required=True, choices=ROLES)
+    create.add_argument("--area", required=True, help="district, street or community code")
+    create.add_argument("--name", help="who holds it (default: role@area)")
+    create.add_argument("--days", type=float, default=30.0, help="validity in days (default 30)")
+    create.set_defaults(func=cmd_token_create)
     return parser
 
 

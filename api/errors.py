@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from api.auth import Unauthenticated
 from geo.crs import CrsError
 from layers.errors import (
     Conflict,
@@ -27,6 +28,7 @@ from layers.errors import (
 log = logging.getLogger(__name__)
 
 STATUS_OF: dict[type[WanggeError], int] = {
+    Unauthenticated: 401,
     InvalidInput: 422,
     NotFound: 404,
     Forbidden: 403,

@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     pool_max: int = Field(default=20, ge=1)
     near_boundary_m: float = Field(default=5.0, ge=0, le=1000,
                                    description="distance to another grid that flags a located point")
+    secret: str | None = Field(default=None, min_length=32, description="token signing secret; "
+                               "unset: a random one kept in the database")
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="largest request body accepted")
 
 

@@ -2,8 +2,9 @@
 
 Every function takes and returns easting/longitude first, as GeoJSON does,
 whatever axis order the EPSG registry gives the system. CGCS2000 is treated
-as WGS84: the two frames differ by a few centimetres, far below what grid
-governance data resolves.
+as WGS84: CGCS2000 is frozen at epoch 2000 while WGS84 moves with the plates,
+so the two now differ by under a metre in China, below what grid governance
+data resolves.
 """
 
 import functools
@@ -85,11 +86,7 @@ def parse_crs(text: str | None) -> Crs:
         return WGS84
     match = _EPSG.fullmatch(cleaned)
     if match is None:
-        shown = cleaned if len(cleaned) <= 60 else cleaned[:57] + "..."
-        raise CrsError(
-            f"unknown coordinate system {shown!r}; "
-            "use wgs84, cgcs2000, gcj02, bd09 or EPSG:<code>"
-        )
+        raise _unknown(cleaned if len(cleaned) <= 60 else cleaned[:57] + "...")
     code = int(match.group(1))
     if code in _BY_EPSG:
         return _BY_EPSG[code]
@@ -161,6 +158,12 @@ def metric_crs_for(lon: float) -> int:
     return _GK_FIRST_EPSG + min(math.floor((lon - 73.5) / 3.0), _GK_ZONES - 1)
 
 
+def _unknown(shown: str) -> CrsError:
+    return CrsError(
+        f"unknown coordinate system {shown!r}; use wgs84, cgcs2000, gcj02, bd09 or EPSG:<code>"
+    )
+
+
 def _epsg_of(crs: Crs) -> int:
     if crs.epsg is None:
         raise CrsError(f"unknown coordinate system {crs.name!r}")
@@ -198,10 +201,7 @@ def _epsg_system(code: int) -> _EpsgSystem:
     try:
         crs = pyproj.CRS.from_epsg(code)
     except CRSError:
-        raise CrsError(
-            f"unknown coordinate system 'EPSG:{code}'; "
-            "use wgs84, cgcs2000, gcj02, bd09 or EPSG:<code>"
-        ) from None
+        raise _unknown(f"EPSG:{code}") from None
     if not (crs.is_geographic or crs.is_projected) or len(crs.axis_info) != 2:
         raise CrsError(f"EPSG:{code} is not a 2D geographic or projected coordinate system")
     area = crs.area_of_use

@@ -208,11 +208,29 @@ def test_empty_arrays():
     assert lons.shape == lats.shape == (0,)
 
 
-@pytest.mark.parametrize(
-    "convert", [wgs84_to_gcj02, gcj02_to_wgs84, gcj02_to_bd09, bd09_to_gcj02, bd09_to_wgs84]
-)
-def test_nan_in_nan_out(convert):
-    assert math.isnan(convert(math.nan, 39.9)[0])
+ALL_SCALAR = [
+    wgs84_to_gcj02,
+    gcj02_to_wgs84,
+    gcj02_to_bd09,
+    bd09_to_gcj02,
+    wgs84_to_bd09,
+    bd09_to_wgs84,
+]
+
+
+@pytest.mark.parametrize("convert", ALL_SCALAR)
+@pytest.mark.parametrize("point", [(math.nan, 39.9), (116.4, math.inf), (-math.inf, math.nan)])
+def test_non_finite_points_come_back_unchanged(convert, point):
+    result = convert(*point)
+    for got, given_value in zip(result, point, strict=True):
+        assert got == given_value or (math.isnan(got) and math.isnan(given_value))
+
+
+def test_non_finite_array_points_come_back_unchanged():
+    lons, lats = gcj02_to_wgs84_array([math.inf, math.nan], [39.9, 39.9])
+    assert lons[0] == math.inf
+    assert math.isnan(lons[1])
+    assert list(lats) == [39.9, 39.9]
 
 
 def test_scalars_return_python_floats():

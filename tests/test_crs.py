@@ -193,11 +193,19 @@ NAN, INF = math.nan, math.inf
         (2.35, 48.85, GCJ02, "point (2.35, 48.85) is outside China, where gcj02 is not defined"),
         (2.35, 48.85, BD09, "point (2.35, 48.85) is outside China, where bd09 is not defined"),
         # A zone-prefixed easting from the 3-degree "zone 39" system.
-        (39_500_000.0, 3_500_000.0, GK_117,
-         "point (39500000, 3500000) is outside the area of use of EPSG:4548"),
+        (
+            39_500_000.0,
+            3_500_000.0,
+            GK_117,
+            "point (39500000, 3500000) is outside the area of use of EPSG:4548",
+        ),
         # Projects fine, but 8 degrees east of the zone (lon ~125).
-        (1_300_000.0, 4_000_000.0, GK_117,
-         "point (1300000, 4000000) is outside the area of use of EPSG:4548"),
+        (
+            1_300_000.0,
+            4_000_000.0,
+            GK_117,
+            "point (1300000, 4000000) is outside the area of use of EPSG:4548",
+        ),
         (500_000.0, 0.0, GK_117, "point (500000, 0) is outside the area of use of EPSG:4548"),
         (0.0, 0.0, Crs("foo", None), "unknown coordinate system 'foo'"),
     ],

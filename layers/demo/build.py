@@ -3,7 +3,10 @@
 The caller gives the district outline already in WGS84 (``geo.boundary``
 converts the GCJ-02 file) and the EPSG code of a metric CRS for it (the
 district's Gauss-Krüger zone): generation happens in metres, storage in
-EPSG:4326. The whole load is one transaction, so a failed build leaves the
+EPSG:4326. Grid edges add vertices on the district's long straight edges;
+those lie on the edge as drawn in the metric CRS, which bows up to about
+1.3 m from the same edge drawn straight in degrees (measured on Baohe).
+The whole load is one transaction, so a failed build leaves the
 previous data untouched.
 """
 

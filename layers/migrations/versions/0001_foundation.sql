@@ -148,6 +148,7 @@ CREATE TABLE teams (
     position_at timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX teams_position_gist ON teams USING gist (position);
+CREATE INDEX teams_home_gist ON teams USING gist (home);
 -- nearest-team queries order by true distance on the geography
 CREATE INDEX teams_position_geog_gist ON teams USING gist ((position::geography));
 CREATE INDEX teams_type_status ON teams (type, status);
