@@ -3,8 +3,8 @@
 Every function takes and returns easting/longitude first, as GeoJSON does,
 whatever axis order the EPSG registry gives the system. CGCS2000 is treated
 as WGS84: CGCS2000 is frozen at epoch 2000 while WGS84 moves with the plates,
-so the two now differ by under a metre in China, below what grid governance
-data resolves.
+so the two now differ by up to about a metre in China, which grid
+governance data, digitised at metre level, does not resolve.
 """
 
 import functools
