@@ -12,14 +12,29 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.limits import BodySizeLimit
-from api.routers import collections, health, locate, ready
+from api.routers import (
+    catalogue,
+    collections,
+    grids,
+    health,
+    incidents,
+    live,
+    locate,
+    planning,
+    ready,
+    teams,
+    tiles,
+)
+from api.routers import maps as map_views
 from api.settings import Settings, get_settings
 from layers.db import open_pool
 from layers.errors import StoreError
 from layers.secrets import token_secret
+from maps.assets import STATIC_DIR, STATIC_URL_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +62,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="wangge", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
-    for module in (health, ready, collections, locate):
+    for module in (health, ready, collections, locate, catalogue, incidents, teams, map_views, tiles,
+                   live, planning, grids):
         app.include_router(module.router)
+    app.mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

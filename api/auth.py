@@ -20,14 +20,16 @@ import hmac
 import json
 import re
 import time
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
-from layers.errors import Forbidden, WanggeError
+from layers.actors import ROLES, Actor
+from layers.errors import WanggeError
 
-ROLES = ("operator", "dispatcher", "planner", "admin")
+# the API's name for the actor a token names
+Principal = Actor
+
 AREA_PATTERN = re.compile(r"^[0-9]{6}([0-9]{3}){0,2}$")
 DEFAULT_TTL_S = 30 * 86400
 COOKIE = "wangge_token"
@@ -35,29 +37,6 @@ COOKIE = "wangge_token"
 
 class Unauthenticated(WanggeError):
     """No valid token where one is needed (401)."""
-
-
-@dataclass(frozen=True)
-class Principal:
-    """The caller a token names."""
-
-    name: str
-    role: str
-    area: str
-
-    def covers(self, code: str) -> bool:
-        """True when ``code`` (district/street/community/grid) lies in this caller's area."""
-        return code.startswith(self.area)
-
-    def require_area(self, code: str) -> None:
-        """Refuse (403) a place outside the caller's area."""
-        if not self.covers(code):
-            raise Forbidden(f"your token's area {self.area} does not cover {code}")
-
-    def require_role(self, *roles: str) -> None:
-        """Refuse (403) unless the caller has one of ``roles`` (admins always may)."""
-        if self.role != "admin" and self.role not in roles:
-            raise Forbidden(f"this needs the role {' or '.join(roles)}; your token is {self.role}")
 
 
 def _b64(data: bytes) -> str:
@@ -110,15 +89,15 @@ def token_from(request: Request) -> str | None:
     return request.cookies.get(COOKIE) or request.query_params.get("token")
 
 
-def optional_principal(request: Request) -> Principal | None:
+async def optional_principal(request: Request) -> Principal | None:
     """The caller if a token came along (a bad token is still a 401)."""
     token = token_from(request)
     return verify_token(request.app.state.token_secret, token) if token else None
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
     """The caller; 401 when there is no token."""
-    principal = optional_principal(request)
+    principal = await optional_principal(request)
     if principal is None:
         raise Unauthenticated("this needs a bearer token (wangge token create)", authenticate=True)
     return principal

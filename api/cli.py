@@ -17,7 +17,7 @@ import uvicorn
 from api.app import create_app
 from api.auth import ROLES, issue_token
 from api.settings import Settings, get_settings
-from api.store import ensure_demo_city, open_store
+from api.store import demo_district, ensure_demo_city, open_store
 from layers.cluster import StoreUnavailable
 from layers.secrets import token_secret
 
@@ -38,6 +38,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
         what = "built" if built else "reused"
         print(f"demo city {what} (seed {args.seed}) in {time.monotonic() - started:.1f} s", flush=True)
         base = f"http://{args.host}:{args.port}"
+        district = demo_district().code
+        secret = settings.secret or token_secret(store.url)
+        print(f"tokens for the demo district {district} (send as 'Authorization: Bearer <token>'):")
+        for role in ROLES:
+            print(f"  {role:<11} {issue_token(secret, role, district)}", flush=True)
         print(f"wangge is serving at {base}/", flush=True)
         print(f"  API docs:     {base}/docs", flush=True)
         print(f"  collections:  {base}/collections", flush=True)

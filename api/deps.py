@@ -12,7 +12,7 @@ from api.settings import Settings
 from layers.db import translated_errors
 
 
-def get_app_settings(request: Request) -> Settings:
+async def get_app_settings(request: Request) -> Settings:
     """The settings the app was built with (not re-read from the environment)."""
     settings: Settings = request.app.state.settings
     return settings

@@ -26,7 +26,7 @@ class InputPoint:
     lat: float
 
 
-def input_point(
+async def input_point(
     lon: Annotated[FiniteFloat, Query(description="longitude, or easting for a projected EPSG code")],
     lat: Annotated[FiniteFloat, Query(description="latitude, or northing for a projected EPSG code")],
     crs: Annotated[str, Query(max_length=64, description=CRS_HELP)] = "wgs84",
@@ -59,7 +59,7 @@ def parse_bbox(text: str) -> BBox:
 WORLD = BBox(-180, -90, 180, 90)
 
 
-def bbox_query(
+async def bbox_query(
     bbox: Annotated[str | None, Query(max_length=200, description="minlon,minlat,maxlon,maxlat (WGS84)")] = None,
 ) -> BBox:
     """The ``bbox`` query parameter, the whole world when absent."""

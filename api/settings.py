@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -36,7 +37,15 @@ class Settings(BaseSettings):
                                    description="distance to another grid that flags a located point")
     secret: str | None = Field(default=None, min_length=32, description="token signing secret; "
                                "unset: a random one kept in the database")
+    max_team_range_m: float = Field(default=10_000, gt=0,
+                                    description="beyond this a case falls back to its community")
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="largest request body accepted")
+    basemap_url: str | None = Field(default=None, description="map-wall basemap tile URL template "
+                                    "({z}/{x}/{y}); unset: a plain background")
+    basemap_attribution: str = Field(default="", description="the basemap provider's attribution")
+    basemap_crs: Literal["wgs84", "gcj02"] = Field(default="wgs84", description="the basemap's "
+                                                   "coordinate system; gcj02 shifts overlays for display")
+    map_refresh_s: int = Field(default=15, ge=2, le=3600, description="map-wall polling interval")
 
 
 @lru_cache

@@ -110,6 +110,16 @@ class EmbeddedCluster:
             check=True, capture_output=True, cwd="/",
         )
 
+    def _running_port(self) -> int | None:
+        """The port of a live server on this data folder, from its ``postmaster.pid``."""
+        try:
+            lines = (self.datadir / "postmaster.pid").read_text().splitlines()
+            pid, port = int(lines[0]), int(lines[3])
+            os.kill(pid, 0)
+        except (OSError, ValueError, IndexError):
+            return None
+        return port
+
     def is_running(self) -> bool:
         """Tell whether a server answers on this cluster's port."""
         try:
@@ -124,8 +134,15 @@ class EmbeddedCluster:
         check_postgis(bindir)
         if not (self.datadir / "PG_VERSION").exists():
             self._initdb(bindir)
+        running_port = self._running_port()
+        if running_port is not None:
+            # already up (an earlier run that was killed): adopt it, on its port
+            self.port = running_port
+            if self.is_running():
+                return
         if self.is_running():
-            return
+            raise StoreUnavailable(
+                f"port {self.port} is taken by another server; set WANGGE_PG_PORT to a free port")
         options = (
             f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories='' "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "

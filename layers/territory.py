@@ -36,21 +36,25 @@ _LOCATE = """
     JOIN streets AS s ON s.code = c.street_code
     JOIN districts AS d ON d.code = s.district_code
     LEFT JOIN LATERAL (
-        -- the box prefilter lets the GiST index work; ST_DWithin on the
-        -- geography then measures true ground distance
+        -- the box lets the GiST index work and the planar test in degrees
+        -- (a safe over-estimate) drops far grids cheaply; only near ones pay
+        -- for the geography test, which measures true ground distance
         SELECT n.code, n.name, ST_Distance(n.geom::geography, pt.g::geography) AS distance_m
         FROM grids AS n, pt
         WHERE {neighbour_live} AND n.id <> hit.id
           AND n.geom && ST_Expand(pt.g, %(box_deg)s)
+          AND ST_DWithin(n.geom, pt.g, %(box_deg)s)
           AND ST_DWithin(n.geom::geography, pt.g::geography, %(near_m)s)
         ORDER BY distance_m, n.code LIMIT 1) AS nb ON true
 """
 
 
-def _query(as_of: bool) -> sql.Composed:
+def _query(as_of: bool) -> str:
     live = _AS_OF if as_of else _CURRENT
-    return sql.SQL(_LOCATE).format(grid_live=live.format(g=sql.Identifier("g")),
-                                   neighbour_live=live.format(g=sql.Identifier("n")))
+    composed = sql.SQL(_LOCATE).format(grid_live=live.format(g=sql.Identifier("g")),
+                                       neighbour_live=live.format(g=sql.Identifier("n")))
+    # rendered once: composing per call costs more than the query itself
+    return composed.as_string(None)
 
 
 LOCATE_CURRENT = _query(as_of=False)
@@ -96,7 +100,7 @@ async def locate(conn: AsyncConnection, lon: float, lat: float, near_m: float,
     Raises :class:`OutsideTerritory` when no grid covers the point.
     """
     params = {"lon": lon, "lat": lat, "near_m": near_m, "box_deg": box_degrees(lat, near_m), "at": at}
-    cur = await conn.execute(LOCATE_AS_OF if at else LOCATE_CURRENT, params)
+    cur = await conn.execute(LOCATE_AS_OF if at else LOCATE_CURRENT, params, prepare=True)
     row = await cur.fetchone()
     if row is None:
         raise OutsideTerritory(f"the point ({lon:.6f}, {lat:.6f}) is outside every grid of the territory")

@@ -18,7 +18,7 @@ router = APIRouter(tags=["features"])
 GEOJSON = "application/geo+json"
 
 
-def layer_by_name(collection: Annotated[str, Path(max_length=64)]) -> Layer:
+async def layer_by_name(collection: Annotated[str, Path(max_length=64)]) -> Layer:
     """The layer named in the path, or 404."""
     layer = LAYERS.get(collection)
     if layer is None:

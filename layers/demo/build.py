@@ -31,7 +31,7 @@ from layers.load import copy_rows, ewkb_hex
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DEMO_TABLES = (
     "incident_events", "incidents", "planning_proposals", "catalogue", "teams", "team_types",
     "buildings", "stall_zones", "waterlogging_points", "cameras", "grids", "communities",

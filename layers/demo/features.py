@@ -20,6 +20,7 @@ from layers.demo.hierarchy import Hierarchy, as_multipolygon, sample_points
 from layers.demo.names import ROADS, person_name
 
 ROAD_SPACING_M = 700.0
+DOOR_SPACING_M = 40.0
 PROVINCE, CITY = "安徽省", "合肥市"
 
 
@@ -33,17 +34,13 @@ class RoadNet:
     names_y: list[str]
     origin: tuple[float, float]
 
-    def nearest(self, x: float, y: float) -> tuple[str, int]:
-        """Name the nearest road and a door number along it (odd on one side, even on the other)."""
+    def nearest(self, x: float, y: float) -> tuple[str, float, bool]:
+        """Name the nearest road, the distance along it and which side of it the point is on."""
         ix = int(np.argmin(np.abs(self.xs - x)))
         iy = int(np.argmin(np.abs(self.ys - y)))
         if abs(self.ys[iy] - y) <= abs(self.xs[ix] - x):
-            along, side = x - self.origin[0], y > self.ys[iy]
-            name = self.names_y[iy]
-        else:
-            along, side = y - self.origin[1], x > self.xs[ix]
-            name = self.names_x[ix]
-        return name, 2 * int(along // 60) + (1 if side else 2)
+            return self.names_y[iy], x - self.origin[0], bool(y > self.ys[iy])
+        return self.names_x[ix], y - self.origin[1], bool(x > self.xs[ix])
 
 
 def road_net(district: Polygon | MultiPolygon) -> RoadNet:
@@ -78,7 +75,7 @@ def buildings(h: Hierarchy, district: Polygon | MultiPolygon, street_names: list
     roads = road_net(district)
     grid_tree = shapely.STRtree(h.grids)
     street_of_grid = [h.community_street[c] for c in h.grid_community]
-    drafts: list[tuple[str, str, int, Polygon]] = []
+    drafts: list[tuple[str, str, float, bool, Polygon]] = []
     for x, y in sample_points(district, count * 2, rng, np.array([0.8])):
         if len(drafts) == count:
             break
@@ -86,11 +83,16 @@ def buildings(h: Hierarchy, district: Polygon | MultiPolygon, street_names: list
         hits = grid_tree.query(footprint, predicate="within")
         if len(hits) != 1:
             continue
-        road, door = roads.nearest(x, y)
-        drafts.append((street_names[street_of_grid[int(hits[0])]], road, door, footprint))
+        road, along, side = roads.nearest(x, y)
+        drafts.append((street_names[street_of_grid[int(hits[0])]], road, along, side, footprint))
+    # door numbers count from where each road's first building stands, odd on one side
+    start = {}
+    for _, road, along, _, _ in drafts:
+        start[road] = min(along, start.get(road, along))
     rows = []
     seen: dict[tuple[str, int], int] = {}
-    for street, road, door, footprint in drafts:
+    for street, road, along, side, footprint in drafts:
+        door = 2 * int((along - start[road]) // DOOR_SPACING_M) + (1 if side else 2)
         number = seen.get((road, door), 0) + 1
         seen[(road, door)] = number
         floors = int(rng.choice([2, 3, 6, 6, 11, 18, 26, 33]))
@@ -106,7 +108,7 @@ def cameras(district: Polygon | MultiPolygon, count: int, rng: np.random.Generat
     roads = road_net(district)
     rows = []
     for i, (x, y) in enumerate(sample_points(district, count, rng, np.array([0.7])), start=1):
-        road, _ = roads.nearest(x, y)
+        road = roads.nearest(x, y)[0]
         kind = ("fixed", "dome", "high_point")[int(rng.choice(3, p=[0.6, 0.3, 0.1]))]
         rows.append((f"CAM{i:05d}", f"{road}监控{i}", kind, bool(rng.random() > 0.03), Point(x, y)))
     return rows
@@ -122,7 +124,7 @@ def waterlogging_points(district: Polygon | MultiPolygon, count: int,
     roads = road_net(district)
     rows = []
     for i, (x, y) in enumerate(sample_points(district, count, rng, np.array([0.5])), start=1):
-        road, _ = roads.nearest(x, y)
+        road = roads.nearest(x, y)[0]
         warn = float(rng.choice([15, 20, 25]))
         alarm = warn + float(rng.choice([10, 15, 20]))
         level = float(rng.choice([0, 0, 0, 0, 2, 5, warn + 2, alarm + 5], p=[.4, .2, .1, .1, .08, .06, .04, .02]))
@@ -144,7 +146,7 @@ def stall_zones(district: Polygon | MultiPolygon, count: int, rng: np.random.Gen
         strip = LineString([(x - dx, y - dy), (x + dx, y + dy)]).buffer(12, cap_style="flat")
         if not district.contains(strip):
             continue
-        road, _ = roads.nearest(x, y)
+        road = roads.nearest(x, y)[0]
         kind, opens, closes = kinds[int(rng.integers(0, len(kinds)))]
         visitors = int(rng.integers(5, 100)) * 100
         i = len(rows) + 1

@@ -1,0 +1,92 @@
+"""Cases: intake (POST /incidents), the closed loop, overdue lists and escalation."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Header, Path, Query, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+
+from api.auth import CurrentPrincipal
+from api.deps import ConnDep, SettingsDep
+from api.schemas import Action, NewIncident
+from geo.crs import parse_crs, to_wgs84
+from layers import incidents
+from layers.errors import InvalidInput, NotFound
+from layers.geocode import geocode
+from layers.loop import TRANSITIONS
+
+router = APIRouter(tags=["incidents"])
+IncidentId = Annotated[int, Path(ge=1, le=2**62)]
+ActionName = Literal[tuple(TRANSITIONS)]  # type: ignore[valid-type]
+
+
+async def _new_case(conn: ConnDep, body: NewIncident, key: str | None) -> incidents.NewCase:
+    if body.location is not None:
+        system = parse_crs(body.location.crs)
+        lon, lat = to_wgs84(body.location.lon, body.location.lat, system)
+        raw = (body.location.lon, body.location.lat, system.name)
+        address = None
+    else:
+        try:
+            best = (await geocode(conn, body.address or "", limit=1))[0]
+        except NotFound as exc:  # for intake an unknown address is bad input, not a missing page
+            raise InvalidInput(exc.public, **exc.details) from None
+        lon, lat, raw, address = best.lon, best.lat, (best.lon, best.lat, "wgs84"), body.address
+    return incidents.NewCase(body.category, body.channel, body.description, lon, lat, *raw,
+                             address=address, idempotency_key=key)
+
+
+@router.post("/incidents", status_code=201, summary="Take in a case from any channel")
+async def create_incident(
+    body: NewIncident, conn: ConnDep, principal: CurrentPrincipal, settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JSONResponse:
+    """Locate, look up the catalogue, find duplicates and the nearest free team, store, log.
+
+    A retry with the same ``Idempotency-Key`` returns the first answer (200)
+    instead of creating a second case.
+    """
+    case = await _new_case(conn, body, idempotency_key)
+    options = incidents.IntakeOptions(settings.near_boundary_m, settings.max_team_range_m)
+    answer, created = await incidents.intake(conn, case, principal, options)
+    return JSONResponse(jsonable_encoder(answer), status_code=201 if created else 200,
+                        headers={"Location": f"/incidents/{answer['id']}"})
+
+
+@router.get("/incidents/overdue", summary="Open cases past their deadline in an area")
+async def overdue(conn: ConnDep, principal: CurrentPrincipal,
+                  area: Annotated[str | None, Query(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$")] = None,
+                  limit: Annotated[int, Query(ge=1, le=5000)] = 500) -> dict[str, Any]:
+    """Overdue cases in ``area`` (default: the token's area), most overdue first."""
+    area = area or principal.area
+    principal.require_area(area)
+    cases = await incidents.overdue(conn, area, limit)
+    return {"area": area, "count": len(cases), "cases": cases}
+
+
+@router.post("/incidents/escalations", summary="Raise every overdue case in your area one level")
+async def escalate(conn: ConnDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Community → street → district, each with a log entry; run it from a timer or by hand."""
+    raised = await incidents.escalate_overdue(conn, principal)
+    return {"escalated": raised, "count": len(raised)}
+
+
+@router.get("/incidents/{incident_id}", summary="A case and its event log")
+async def read_incident(incident_id: IncidentId, conn: ConnDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    """The case as it is now, with every step it went through."""
+    case = await incidents.read_case(conn, incident_id, principal)
+    return {**case, "events": await incidents.events(conn, incident_id)}
+
+
+@router.post("/incidents/{incident_id}/{action}", summary="Take a step of the closed loop")
+async def act(incident_id: IncidentId, action: Annotated[ActionName, Path()], conn: ConnDep,
+              principal: CurrentPrincipal,
+              body: Annotated[Action | None, Body()] = None) -> Response:
+    """dispatch (team optional: nearest free), handle, feedback, verify, close, return, reject,
+    reassign, mark_duplicate or escalate; 409 when the case's state does not allow it."""
+    body = body or Action()
+    case = await incidents.act(conn, incident_id, action, principal, body.reason, body.team_id,
+                               body.duplicate_of)
+    return JSONResponse(jsonable_encoder(case))

@@ -1,0 +1,48 @@
+"""Vector tiles: ``/tiles/{layer}/{z}/{x}/{y}.pbf`` from ``ST_AsMVT``, cached until the layer changes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Request, Response
+
+from api.auth import CurrentPrincipal
+from api.deps import ConnDep
+from layers.tiles import TILE_SOURCES, TileCache, cached_tile, tile_address
+
+router = APIRouter(tags=["tiles"])
+MVT = "application/vnd.mapbox-vector-tile"
+
+
+def tile_cache(app: FastAPI) -> TileCache:
+    """The app's tile cache, made on first use (one per process)."""
+    cache: TileCache | None = getattr(app.state, "tile_cache", None)
+    if cache is None:
+        cache = app.state.tile_cache = TileCache()
+    return cache
+
+
+def etag_matches(request: Request, etag: str) -> bool:
+    """True when the client's ``If-None-Match`` names ``etag`` (or ``*``)."""
+    wanted = request.headers.get("if-none-match", "")
+    return any(tag.strip() in (etag, "*", f"W/{etag}") for tag in wanted.split(",")) if wanted else False
+
+
+@router.get("/tiles/{layer}/{z}/{x}/{y}.pbf", summary="A Mapbox vector tile of grids, buildings or cases",
+            response_class=Response, responses={200: {"content": {MVT: {}}}, 204: {"description": "empty tile"},
+                                                304: {"description": "unchanged"}})
+async def tile(request: Request, layer: str, z: int, x: int, y: int, principal: CurrentPrincipal,
+               conn: ConnDep) -> Response:
+    """The tile, limited to the caller's area; 204 when empty, 422 for z/x/y out of range.
+
+    Grids are read at zoom 10 and above, cases (open only) at 10 and above,
+    buildings at 15 and above; lower zooms answer an empty tile.
+    """
+    address = tile_address(layer, z, x, y)
+    entry = await cached_tile(conn, tile_cache(request.app), address, principal.area)
+    max_age = TILE_SOURCES[layer].max_age_s
+    headers = {"ETag": entry.etag, "Vary": "Cookie, Authorization",
+               "Cache-Control": f"private, max-age={max_age}" if max_age else "private, no-cache"}
+    if etag_matches(request, entry.etag):
+        return Response(status_code=304, headers=headers)
+    if not entry.body:
+        return Response(status_code=204, headers=headers)
+    return Response(entry.body, media_type=MVT, headers=headers)

@@ -1,0 +1,156 @@
+"""Suggest a balanced partition of a community: a capacity-constrained power diagram.
+
+Buildings are weighted points (residents, plus one so empty buildings still
+count a little). Centres start from weighted k-means++ and then alternate
+two steps (Balzer's capacity-constrained Voronoi idea): points go to the
+centre with the smallest ``distance² - w``, each centre's additive weight
+``w`` grows when its load is below the target and shrinks above it, and the
+centre moves to the weighted mean of its points. The cells of that power
+diagram, clipped to the community, are noded with its boundary and
+polygonized (:mod:`geo.planning.tiling`), so the grids tile the community
+exactly and neighbours share their vertices. All in metres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely.geometry import Polygon
+from shapely.geometry.base import BaseGeometry
+
+from geo.planning.tiling import as_polygonal, faces_of, owner_of_faces
+
+NODING_GRID_M = 0.001
+"""Snap-rounding grid of the noded cells: 1 mm, below the report's 1 cm."""
+ITERATIONS = 60
+
+
+@dataclass(frozen=True)
+class Partition:
+    """Suggested grids (metric) and the weighted load the method aimed each at."""
+
+    grids: list[Polygon | shapely.MultiPolygon]
+    loads: list[float]
+
+
+def _initial_centres(xy: np.ndarray, weight: np.ndarray, count: int, rng: np.random.Generator,
+                     ) -> np.ndarray:
+    # weighted k-means++: far, heavy points are likelier next centres
+    centres = [xy[rng.choice(len(xy), p=weight / weight.sum())]]
+    for _ in range(1, count):
+        d2 = ((xy[:, None, :] - np.array(centres)[None, :, :]) ** 2).sum(axis=2).min(axis=1)
+        score = d2 * weight
+        total = score.sum()
+        pick = int(rng.choice(len(xy), p=score / total)) if total > 0 else int(rng.integers(len(xy)))
+        centres.append(xy[pick])
+    return np.array(centres, dtype=float)
+
+
+def balance_centres(xy: np.ndarray, weight: np.ndarray, count: int, seed: int = 0,
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Centres and additive power weights whose cells hold about equal total ``weight``."""
+    rng = np.random.default_rng(seed)
+    centres = _initial_centres(xy, weight, count, rng)
+    power = np.zeros(count)
+    target = weight.sum() / count
+    for _ in range(ITERATIONS):
+        d2 = ((xy[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+        owner = np.argmin(d2 - power[None, :], axis=1)
+        load = np.bincount(owner, weights=weight, minlength=count)
+        scale = float(np.median(d2.min(axis=1))) + 1.0
+        power += 0.5 * scale * (target - load) / target
+        for k in range(count):
+            mine = owner == k
+            if mine.any():
+                centres[k] = np.average(xy[mine], axis=0, weights=weight[mine])
+    return centres, power
+
+
+def _clip_half_plane(ring: list[tuple[float, float]], normal: np.ndarray, offset: float,
+                     ) -> list[tuple[float, float]]:
+    # Sutherland-Hodgman against normal·p <= offset, for a convex ring
+    out: list[tuple[float, float]] = []
+    for i, p in enumerate(ring):
+        q = ring[(i + 1) % len(ring)]
+        p_in = normal @ p <= offset
+        q_in = normal @ q <= offset
+        if p_in:
+            out.append(p)
+        if p_in != q_in:
+            t = (offset - normal @ p) / (normal @ (np.subtract(q, p)))
+            out.append((p[0] + t * (q[0] - p[0]), p[1] + t * (q[1] - p[1])))
+    return out
+
+
+def power_cells(centres: np.ndarray, power: np.ndarray, bounds: tuple[float, ...]) -> list[Polygon]:
+    """The power-diagram cell of each centre inside the box ``bounds`` (empty when none)."""
+    minx, miny, maxx, maxy = bounds
+    box = [(minx, miny), (maxx, miny), (maxx, maxy), (minx, maxy)]
+    cells = []
+    for k, c in enumerate(centres):
+        ring = box
+        for j, other in enumerate(centres):
+            if j == k or not ring:
+                continue
+            # |x-c|² - w_k <= |x-o|² - w_j  <=>  2x·(o-c) <= |o|²-|c|² - w_j + w_k
+            normal = 2 * (other - c)
+            offset = float(other @ other - c @ c - power[j] + power[k])
+            ring = _clip_half_plane(ring, normal, offset)
+        cells.append(Polygon(ring) if len(ring) >= 3 else Polygon())
+    return cells
+
+
+def suggest_partition(area: BaseGeometry, xy: np.ndarray, weight: np.ndarray, count: int,
+                      seed: int = 0) -> Partition:
+    """Split metric ``area`` into about ``count`` grids of balanced total ``weight``.
+
+    With no points the area itself is sampled on a regular lattice so the
+    grids come out of similar size. Cells that end up empty are dropped, so
+    fewer grids than asked may come back for a tiny community.
+    """
+    if len(xy) < count:
+        xy, weight = _lattice(area, max(count * 20, 200))
+    centres, power = balance_centres(xy, weight, count, seed)
+    minx, miny, maxx, maxy = area.bounds
+    pad = max(maxx - minx, maxy - miny)
+    cells = power_cells(centres, power, (minx - pad, miny - pad, maxx + pad, maxy + pad))
+    keep = [i for i, c in enumerate(cells) if not c.is_empty and c.intersects(area)]
+    cells = [cells[i] for i in keep]
+    faces = _faces_in(area, cells)
+    faces = [f for f in faces if area.contains(shapely.point_on_surface(f))]
+    owners = owner_of_faces(faces, cells)
+    groups: list[list[Polygon]] = [[] for _ in cells]
+    for face, owner in zip(faces, owners, strict=True):
+        # a face on no cell is a rounding crumb between cells: the nearest centre takes it
+        if owner < 0:
+            point = np.array(shapely.get_coordinates(shapely.point_on_surface(face))[0])
+            owner = int(np.argmin(((centres[keep] - point) ** 2).sum(axis=1)))
+        groups[owner].append(face)
+    grids = [as_polygonal(shapely.coverage_union_all(g)) for g in groups if g]
+    loads = [float(weight.sum() / count)] * len(grids)
+    return Partition(grids, loads)
+
+
+def _faces_in(area: BaseGeometry, cells: list[Polygon]) -> list[Polygon]:
+    # Cells are clipped one by one, so their shared edges only nearly agree:
+    # snap-round the cell linework to clean it, but node it with the
+    # community's outline in floating precision so the outline's vertices
+    # stay exactly as stored (snapping them too would open centimetre gaps).
+    cell_lines = shapely.union_all(np.asarray([shapely.boundary(c) for c in cells], dtype=object),
+                                   grid_size=NODING_GRID_M)
+    # unclipped, so cell edges cross the outline properly and get noded there
+    faces = faces_of([cell_lines, shapely.boundary(area)], grid_size=None)
+    shapely.prepare(area)
+    return [f for f in faces if area.contains(shapely.point_on_surface(f))]
+
+
+def _lattice(area: BaseGeometry, count: int) -> tuple[np.ndarray, np.ndarray]:
+    minx, miny, maxx, maxy = area.bounds
+    step = max(np.sqrt((maxx - minx) * (maxy - miny) / count), 1.0)
+    xs, ys = np.meshgrid(np.arange(minx + step / 2, maxx, step), np.arange(miny + step / 2, maxy, step))
+    points = np.column_stack((xs.ravel(), ys.ravel()))
+    inside = shapely.contains_xy(area, points[:, 0], points[:, 1])
+    points = points[inside] if inside.any() else np.array([[area.centroid.x, area.centroid.y]])
+    return points, np.ones(len(points))

@@ -1,0 +1,334 @@
+"""Cases: intake from any channel, dispatch to a team, and every later step of the loop.
+
+Every change of a case happens in one transaction with its event-log row,
+so the log and the case never disagree. Who acts is passed in as a
+:class:`layers.actors.Actor`, whose area must cover the case's community.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+from psycopg.types.json import Jsonb
+
+from layers import loop
+from layers.actors import Actor
+from layers.catalogue import Category, category
+from layers.errors import Conflict, InvalidInput, NotFound, OutsideTerritory
+from layers.teams import Team, claim_nearest, nearest_teams
+from layers.territory import Place, box_degrees, locate
+
+CHANNELS = ("hotline", "police_110", "grid_worker", "wechat", "camera", "sensor")
+
+
+@dataclass(frozen=True)
+class NewCase:
+    """A report to take in; ``lon``/``lat`` are WGS84, ``raw_*`` what the client sent."""
+
+    category: str
+    channel: str
+    description: str
+    lon: float
+    lat: float
+    raw_x: float
+    raw_y: float
+    raw_crs: str
+    address: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass
+class IntakeOptions:
+    """Tunables of intake, from the settings."""
+
+    near_boundary_m: float = 5.0
+    max_team_range_m: float = 10_000.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+_INSERT = """
+    INSERT INTO incidents (district_code, category_code, channel, description, address,
+                           raw_x, raw_y, raw_crs, geom, grid_id, grid_code, community_code,
+                           street_code, level, deadline, idempotency_key)
+    VALUES (%(district)s, %(category)s, %(channel)s, %(description)s, %(address)s,
+            %(raw_x)s, %(raw_y)s, %(raw_crs)s, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326),
+            %(grid_id)s, %(grid)s, %(community)s, %(street)s, %(level)s,
+            now() + %(hours)s * interval '1 hour', %(key)s)
+    ON CONFLICT (idempotency_key) DO NOTHING
+    RETURNING id
+"""
+
+_EVENT = """
+    INSERT INTO incident_events (incident_id, district_code, actor, role, action,
+                                 from_status, to_status, reason, details)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+"""
+
+_DUPLICATES = """
+    WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326) AS g)
+    SELECT i.id, i.status, i.reported_at,
+           round(ST_Distance(i.geom::geography, pt.g::geography)::numeric, 1)::float8 AS distance_m
+    FROM incidents AS i, pt
+    WHERE i.category_code = %(category)s
+      AND i.geom && ST_Expand(pt.g, %(box_deg)s)
+      AND ST_DWithin(i.geom::geography, pt.g::geography, %(radius)s)
+      AND i.reported_at > now() - %(hours)s * interval '1 hour'
+      AND (i.status = ANY(%(open)s) OR (i.status = 'closed' AND i.closed_at > now() - %(hours)s * interval '1 hour'))
+      AND i.id IS DISTINCT FROM %(exclude)s
+    ORDER BY distance_m, i.id
+    LIMIT 10
+"""
+
+_CASE = """
+    SELECT i.id, i.district_code, i.category_code, i.channel, i.description, i.address,
+           i.raw_x, i.raw_y, i.raw_crs, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
+           i.grid_code, i.community_code, i.street_code, i.level, i.status, i.team_id,
+           i.duplicate_of, i.reported_at, i.deadline, i.closed_at, i.updated_at,
+           i.deadline < now() AND i.status = ANY(%(open)s) AS overdue
+    FROM incidents AS i WHERE i.id = %(id)s
+"""
+
+
+async def _log(conn: AsyncConnection, case: dict, actor: Actor, action: str, to_status: str,
+               reason: str = "", details: dict | None = None) -> None:
+    await conn.execute(_EVENT, (case["id"], case["district_code"], actor.name, actor.role, action,
+                                case.get("status"), to_status, reason, Jsonb(details or {})))
+
+
+def _team_json(team: Team) -> dict[str, Any]:
+    return {"id": team.id, "code": team.code, "name": team.name, "type": team.type,
+            "status": team.status, "lon": team.lon, "lat": team.lat,
+            "distance_m": round(team.distance_m, 1)}
+
+
+def _place_json(place: Place) -> dict[str, Any]:
+    return {
+        "grid": {"code": place.grid_code, "name": place.grid_name},
+        "community": {"code": place.community_code, "name": place.community_name},
+        "street": {"code": place.street_code, "name": place.street_name},
+        "district": {"code": place.district_code, "name": place.district_name},
+        "near_boundary": place.near_boundary,
+    }
+
+
+async def suggest_team(conn: AsyncConnection, cat: Category, lon: float, lat: float,
+                       place: Place, max_range_m: float) -> dict[str, Any]:
+    """The nearest free team of the category's type, or the community fallback (属地兜底)."""
+    if cat.team_type is not None:
+        found = await nearest_teams(conn, lon, lat, cat.team_type, 1)
+        if found and found[0].distance_m <= max_range_m:
+            return {"team": _team_json(found[0]), "fallback": None}
+        reason = f"no free {cat.team_type} team within {max_range_m / 1000:g} km"
+    else:
+        reason = "no body owns this category"
+    return {"team": None, "fallback": {
+        "to": "community", "community": {"code": place.community_code, "name": place.community_name},
+        "reason": f"{reason}: the territory's community takes it (属地兜底)"}}
+
+
+async def duplicates(conn: AsyncConnection, cat: Category, lon: float, lat: float,
+                     exclude: int | None = None) -> list[dict[str, Any]]:
+    """Cases of the same category within its radius and time window, open or recently closed."""
+    cur = await conn.execute(_DUPLICATES, {
+        "lon": lon, "lat": lat, "category": cat.code, "radius": cat.duplicate_radius_m,
+        "box_deg": box_degrees(lat, cat.duplicate_radius_m), "hours": cat.duplicate_window_hours,
+        "open": list(loop.OPEN_STATES), "exclude": exclude})
+    return [dict(row) for row in await cur.fetchall()]
+
+
+async def intake(conn: AsyncConnection, case: NewCase, actor: Actor, options: IntakeOptions) -> tuple[dict, bool]:
+    """Take in a case; return its description and whether it was created now.
+
+    A retry with the same idempotency key returns the case made the first
+    time (False) instead of a second case.
+    """
+    actor.require_role("operator", "dispatcher")
+    if case.channel not in CHANNELS:
+        raise InvalidInput(f"unknown channel '{case.channel[:20]}'; one of {', '.join(CHANNELS)}")
+    async with conn.transaction():
+        if case.idempotency_key:
+            existing = await _by_key(conn, case.idempotency_key)
+            if existing is not None:
+                return await describe_intake(conn, existing, actor, options), False
+        cat = await category(conn, case.category)
+        try:
+            place = await locate(conn, case.lon, case.lat, options.near_boundary_m)
+        except OutsideTerritory as exc:
+            raise InvalidInput(exc.public) from None
+        actor.require_area(place.community_code)
+        cur = await conn.execute(_INSERT, {
+            "district": place.district_code, "category": cat.code, "channel": case.channel,
+            "description": case.description, "address": case.address, "raw_x": case.raw_x,
+            "raw_y": case.raw_y, "raw_crs": case.raw_crs, "lon": case.lon, "lat": case.lat,
+            "grid_id": place.grid_id, "grid": place.grid_code, "community": place.community_code,
+            "street": place.street_code, "level": cat.level, "hours": cat.time_limit_hours,
+            "key": case.idempotency_key})
+        row = await cur.fetchone()
+        if row is None:  # a concurrent retry with the same key won the insert
+            winner = await _by_key(conn, case.idempotency_key or "")
+            if winner is None:
+                raise Conflict("the same idempotency key is being used right now; retry")
+            return await describe_intake(conn, winner, actor, options), False
+        await _log(conn, {"id": row["id"], "district_code": place.district_code, "status": None},
+                   actor, "accept", "accepted", details={"channel": case.channel})
+        return await describe_intake(conn, row["id"], actor, options, place, cat), True
+
+
+async def _by_key(conn: AsyncConnection, key: str) -> int | None:
+    cur = await conn.execute("SELECT id FROM incidents WHERE idempotency_key = %s", (key,))
+    row = await cur.fetchone()
+    return None if row is None else int(row["id"])
+
+
+async def describe_intake(conn: AsyncConnection, incident_id: int, actor: Actor, options: IntakeOptions,
+                          place: Place | None = None, cat: Category | None = None) -> dict[str, Any]:
+    """The intake answer: the case, its place, catalogue entry, duplicates and suggested team."""
+    case = await read_case(conn, incident_id, actor)
+    cat = cat or await category(conn, case["category_code"])
+    place = place or await locate(conn, case["lon"], case["lat"], options.near_boundary_m)
+    suggestion = await suggest_team(conn, cat, case["lon"], case["lat"], place, options.max_team_range_m)
+    return {
+        **case,
+        **_place_json(place),
+        "grid": {"code": case["grid_code"], "name": place.grid_name},
+        "catalogue": {"code": cat.code, "major": cat.major_name, "minor": cat.minor_name,
+                      "team_type": cat.team_type, "time_limit_hours": cat.time_limit_hours,
+                      "closing_standard": cat.closing_standard},
+        "duplicates": await duplicates(conn, cat, case["lon"], case["lat"], exclude=incident_id),
+        "suggested_team": suggestion["team"],
+        "fallback": suggestion["fallback"],
+    }
+
+
+async def read_case(conn: AsyncConnection, incident_id: int, actor: Actor | None,
+                    lock: bool = False) -> dict[str, Any]:
+    """One case (locked FOR UPDATE when ``lock``); 404 when missing, 403 outside the actor's area."""
+    query = _CASE + (" FOR UPDATE OF i" if lock else "")
+    cur = await conn.execute(query, {"id": incident_id, "open": list(loop.OPEN_STATES)})
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound(f"no case {incident_id}")
+    if actor is not None:
+        actor.require_area(row["community_code"])
+    return dict(row)
+
+
+async def events(conn: AsyncConnection, incident_id: int) -> list[dict[str, Any]]:
+    """The case's event log, oldest first."""
+    cur = await conn.execute("""
+        SELECT id, at, actor, role, action, from_status, to_status, reason, details
+        FROM incident_events WHERE incident_id = %s ORDER BY id""", (incident_id,))
+    return [dict(row) for row in await cur.fetchall()]
+
+
+async def _claim(conn: AsyncConnection, case: dict, cat: Category, team_id: int | None) -> Team:
+    """Lock and return a free team of the category's type: the one asked for, or the nearest."""
+    if cat.team_type is None:
+        raise Conflict("no team type owns this category: the community handles it (属地兜底)")
+    team = await claim_nearest(conn, case["lon"], case["lat"], cat.team_type, only=team_id)
+    if team is not None:
+        return team
+    if team_id is None:
+        raise Conflict(f"no free {cat.team_type} team right now")
+    # taken, being taken, busy, or of another type: offer the next candidate
+    ranked = await nearest_teams(conn, case["lon"], case["lat"], cat.team_type, 2)
+    candidate = next((t for t in ranked if t.id != team_id), None)
+    raise Conflict(f"team {team_id} is not a free {cat.team_type} team",
+                   next_candidate=_team_json(candidate) if candidate else None)
+
+
+async def _set_team_status(conn: AsyncConnection, team_id: int | None, status: str) -> None:
+    if team_id is not None:
+        await conn.execute("UPDATE teams SET status = %s WHERE id = %s", (status, team_id))
+
+
+async def act(conn: AsyncConnection, incident_id: int, action: str, actor: Actor, reason: str = "",
+              team_id: int | None = None, duplicate_of: int | None = None) -> dict[str, Any]:
+    """Take one step of the loop on a case; return the case as it is afterwards."""
+    if action not in loop.TRANSITIONS:
+        raise InvalidInput(f"unknown action '{action[:20]}'; one of {', '.join(loop.TRANSITIONS)}")
+    transition = loop.TRANSITIONS[action]
+    actor.require_role(*transition.roles)
+    if transition.needs_reason and not reason.strip():
+        raise InvalidInput(f"{action} needs a reason")
+    async with conn.transaction():
+        case = await read_case(conn, incident_id, actor, lock=True)
+        loop.check(action, case["status"])
+        target = loop.target_of(transition, case["status"])
+        details: dict[str, Any] = {}
+        updates: dict[str, Any] = {"status": target}
+        if action in ("dispatch", "reassign"):
+            cat = await category(conn, case["category_code"])
+            team = await _claim(conn, case, cat, team_id)
+            await _set_team_status(conn, case["team_id"], "free")
+            await _set_team_status(conn, team.id, "busy")
+            updates["team_id"] = team.id
+            details = {"team": _team_json(team), "previous_team": case["team_id"]}
+        elif action == "escalate":
+            level = loop.next_level(case["level"])
+            if level is None:
+                raise Conflict("the case is already at district level")
+            updates["level"] = level
+            details = {"from_level": case["level"], "to_level": level}
+        elif action == "mark_duplicate":
+            if duplicate_of is None or duplicate_of == incident_id:
+                raise InvalidInput("mark_duplicate needs duplicate_of: the id of another case")
+            await read_case(conn, duplicate_of, actor)
+            updates["duplicate_of"] = duplicate_of
+            details = {"duplicate_of": duplicate_of}
+        if case["status"] in loop.TEAM_STATES and target not in loop.TEAM_STATES:
+            await _set_team_status(conn, case["team_id"], "free")
+        await _update(conn, incident_id, updates, closing=target == "closed")
+        await _log(conn, case, actor, action, target, reason, details)
+        return await read_case(conn, incident_id, None)
+
+
+async def _update(conn: AsyncConnection, incident_id: int, updates: dict[str, Any], closing: bool) -> None:
+    assignments = [sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column))
+                   for column in updates]
+    if closing:
+        assignments.append(sql.SQL("closed_at = now()"))
+    await conn.execute(sql.SQL("UPDATE incidents SET {}, updated_at = now() WHERE id = %(id)s").format(
+        sql.SQL(", ").join(assignments)), {**updates, "id": incident_id})
+
+
+async def overdue(conn: AsyncConnection, area: str, limit: int = 500) -> list[dict[str, Any]]:
+    """Open cases past their deadline in ``area`` (a code prefix), most overdue first."""
+    cur = await conn.execute("""
+        SELECT i.id, i.category_code, c.minor_name, i.status, i.level, i.grid_code,
+               i.community_code, i.street_code, i.deadline, i.team_id,
+               round(extract(epoch FROM now() - i.deadline) / 3600, 1)::float8 AS overdue_hours,
+               ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat
+        FROM incidents AS i JOIN catalogue AS c ON c.code = i.category_code
+        WHERE i.status = ANY(%(open)s) AND i.deadline < now() AND starts_with(i.community_code, %(area)s)
+        ORDER BY i.deadline LIMIT %(limit)s""", {"open": list(loop.OPEN_STATES), "area": area, "limit": limit})
+    return [dict(row) for row in await cur.fetchall()]
+
+
+async def escalate_overdue(conn: AsyncConnection, actor: Actor) -> list[int]:
+    """Raise every overdue open case in the actor's area one level, with a new deadline; log each.
+
+    The level above gets the category's time limit again, from now, so a
+    case that stays overdue rises once more later (street → district).
+    """
+    actor.require_role("operator", "dispatcher")
+    async with conn.transaction():
+        cur = await conn.execute("""
+            WITH up AS (
+                UPDATE incidents AS i
+                SET level = CASE i.level WHEN 'community' THEN 'street' ELSE 'district' END,
+                    deadline = now() + c.time_limit_hours * interval '1 hour', updated_at = now()
+                FROM catalogue AS c
+                WHERE c.code = i.category_code AND i.status = ANY(%(open)s) AND i.deadline < now()
+                  AND i.level <> 'district' AND starts_with(i.community_code, %(area)s)
+                RETURNING i.id, i.district_code, i.status, i.level)
+            INSERT INTO incident_events (incident_id, district_code, actor, role, action,
+                                         from_status, to_status, reason, details)
+            SELECT id, district_code, %(actor)s, %(role)s, 'escalate', status, status,
+                   'overdue: escalated to ' || level, jsonb_build_object('to_level', level)
+            FROM up
+            RETURNING incident_id""", {"open": list(loop.OPEN_STATES), "area": actor.area,
+                                       "actor": actor.name, "role": actor.role})
+        return sorted(row["incident_id"] for row in await cur.fetchall())

@@ -1,0 +1,189 @@
+"""What a map wall polls: open cases, teams, waterlogging levels and the week's case heat.
+
+Each reader takes the caller's area (a GB/T 30428 code prefix) and a WGS84
+bbox, so a wall only ever receives what its viewport shows of its own area.
+Points come back as plain rows (lon, lat, properties); the API writes the
+GeoJSON, shifted for a GCJ-02 basemap when asked.
+
+:func:`layer_versions` gives the change counters that the API folds into
+ETags, so an unchanged layer is answered 304 without reading it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from psycopg import AsyncConnection, sql
+
+from layers.features import BBox
+from layers.indicators import OPEN_STATUSES
+from layers.rows import all_rows
+
+MAX_POINTS = 20_000
+HEAT_DAYS = 7
+# cases are summed into cells of about 100 m before they reach the browser
+HEAT_CELL_DEG = 0.001
+
+
+@dataclass(frozen=True)
+class LivePoint:
+    """One point feature: WGS84 position, stable id and properties."""
+
+    id: int
+    lon: float
+    lat: float
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+def _area_column(area: str) -> sql.Identifier:
+    return sql.Identifier({6: "district_code", 9: "street_code", 12: "community_code"}[len(area)])
+
+
+def _envelope(bbox: BBox) -> dict[str, float]:
+    return {"w": bbox.west, "s": bbox.south, "e": bbox.east, "n": bbox.north}
+
+
+async def layer_versions(conn: AsyncConnection, tables: tuple[str, ...]) -> dict[str, int]:
+    """The ``layer_version_<table>`` counter of each table, in one round trip."""
+    parts = [sql.SQL("SELECT {name} AS layer, last_value FROM {seq}").format(
+        name=sql.Literal(t), seq=sql.Identifier(f"layer_version_{t}")) for t in tables]
+    rows = await all_rows(conn, sql.SQL(" UNION ALL ").join(parts))
+    return {r["layer"]: int(r["last_value"]) for r in rows}
+
+
+_OPEN_CASES = """
+    SELECT i.id, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.status, i.level,
+           k.minor_name AS category, i.grid_code, i.reported_at, i.deadline,
+           i.deadline < now() AS overdue
+    FROM incidents AS i JOIN catalogue AS k ON k.code = i.category_code
+    WHERE i.district_code = %(district)s AND starts_with(i.{area_col}::text, %(area)s)
+      AND i.status = ANY(%(open)s)
+      AND i.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
+    ORDER BY i.id LIMIT %(limit)s"""
+
+
+async def open_cases(conn: AsyncConnection, area: str, bbox: BBox, limit: int = MAX_POINTS) -> list[LivePoint]:
+    """Open cases of ``area`` inside ``bbox`` (closed ones are absent, so they leave the map)."""
+    query = sql.SQL(_OPEN_CASES).format(area_col=_area_column(area))
+    params = {"district": area[:6], "area": area, "open": list(OPEN_STATUSES), "limit": limit,
+              **_envelope(bbox)}
+    rows = await all_rows(conn, query, params)
+    return [LivePoint(r["id"], r["lon"], r["lat"], {
+        "id": r["id"], "status": r["status"], "level": r["level"], "category": r["category"],
+        "grid_code": (r["grid_code"] or "").strip(), "overdue": r["overdue"],
+        "reported_at": r["reported_at"].isoformat(), "deadline": r["deadline"].isoformat(),
+    }) for r in rows]
+
+
+# a team serves its area: a district team shows on its streets' walls, a
+# street team on its district's wall
+_TEAMS = """
+    SELECT t.id, ST_X(t.position) AS lon, ST_Y(t.position) AS lat, t.code, t.name, t.type,
+           y.name AS type_name, t.status, t.position_at
+    FROM teams AS t JOIN team_types AS y ON y.code = t.type
+    WHERE (starts_with(t.area_code, %(area)s) OR starts_with(%(area)s, t.area_code))
+      AND t.position && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
+    ORDER BY t.id LIMIT %(limit)s"""
+
+
+async def teams(conn: AsyncConnection, area: str, bbox: BBox, limit: int = MAX_POINTS) -> list[LivePoint]:
+    """Teams serving ``area`` with their live position inside ``bbox``."""
+    rows = await all_rows(conn, _TEAMS, {"area": area, "limit": limit, **_envelope(bbox)})
+    return [LivePoint(r["id"], r["lon"], r["lat"], {
+        "id": r["id"], "code": r["code"], "name": r["name"], "type": r["type"],
+        "type_name": r["type_name"], "status": r["status"], "position_at": r["position_at"].isoformat(),
+    }) for r in rows]
+
+
+# waterlogging points carry no area code: the area's outline decides
+_WATERLOGGING = """
+    SELECT w.id, ST_X(w.geom) AS lon, ST_Y(w.geom) AS lat, w.code, w.name, w.current_level_cm,
+           w.warn_level_cm, w.alarm_level_cm, w.level_at
+    FROM waterlogging_points AS w
+    WHERE w.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
+      AND EXISTS (SELECT 1 FROM {areas} AS a WHERE a.code = %(area)s AND ST_Covers(a.geom, w.geom))
+    ORDER BY w.id LIMIT %(limit)s"""
+
+
+def _area_table(area: str) -> sql.Identifier:
+    return sql.Identifier({6: "districts", 9: "streets", 12: "communities"}[len(area)])
+
+
+async def waterlogging(conn: AsyncConnection, area: str, bbox: BBox,
+                       limit: int = MAX_POINTS) -> list[LivePoint]:
+    """Waterlogging points in ``area`` and ``bbox`` with their level: normal, warn or alarm."""
+    rows = await all_rows(conn, sql.SQL(_WATERLOGGING).format(areas=_area_table(area)),
+                             {"area": area, "limit": limit, **_envelope(bbox)})
+    points = []
+    for r in rows:
+        level = r["current_level_cm"]
+        state = ("alarm" if level >= r["alarm_level_cm"] else
+                 "warn" if level >= r["warn_level_cm"] else "normal")
+        points.append(LivePoint(r["id"], r["lon"], r["lat"], {
+            "id": r["id"], "code": r["code"], "name": r["name"], "level_cm": level,
+            "warn_level_cm": r["warn_level_cm"], "alarm_level_cm": r["alarm_level_cm"],
+            "state": state, "level_at": r["level_at"].isoformat()}))
+    return points
+
+
+_CAMERAS = """
+    SELECT c.id, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.code, c.name, c.kind, c.online
+    FROM cameras AS c
+    WHERE c.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
+      AND EXISTS (SELECT 1 FROM {areas} AS a WHERE a.code = %(area)s AND ST_Covers(a.geom, c.geom))
+    ORDER BY c.id LIMIT %(limit)s"""
+
+
+async def cameras(conn: AsyncConnection, area: str, bbox: BBox, limit: int = MAX_POINTS) -> list[LivePoint]:
+    """Cameras in ``area`` and ``bbox``, with their online state."""
+    rows = await all_rows(conn, sql.SQL(_CAMERAS).format(areas=_area_table(area)),
+                             {"area": area, "limit": limit, **_envelope(bbox)})
+    return [LivePoint(r["id"], r["lon"], r["lat"], {
+        "id": r["id"], "code": r["code"], "name": r["name"], "kind": r["kind"], "online": r["online"],
+    }) for r in rows]
+
+
+@dataclass(frozen=True)
+class LiveShape:
+    """A polygon feature: GeoJSON geometry in WGS84 and properties."""
+
+    id: int
+    geometry: dict[str, Any]
+    properties: dict[str, Any]
+
+
+_STALL_ZONES = """
+    SELECT z.id, ST_AsGeoJSON(ST_ForcePolygonCCW(z.geom), 6) AS geometry, z.code, z.name, z.kind,
+           z.opens, z.closes, z.daily_visitors
+    FROM stall_zones AS z
+    WHERE z.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
+      AND EXISTS (SELECT 1 FROM {areas} AS a WHERE a.code = %(area)s AND ST_Intersects(a.geom, z.geom))
+    ORDER BY z.id LIMIT %(limit)s"""
+
+
+async def stall_zones(conn: AsyncConnection, area: str, bbox: BBox, limit: int = 2_000) -> list[LiveShape]:
+    """Street-stall zones meeting ``area`` and ``bbox``, with their opening hours."""
+    rows = await all_rows(conn, sql.SQL(_STALL_ZONES).format(areas=_area_table(area)),
+                             {"area": area, "limit": limit, **_envelope(bbox)})
+    return [LiveShape(r["id"], json.loads(r["geometry"]), {
+        "id": r["id"], "code": r["code"], "name": r["name"], "kind": r["kind"],
+        "opens": r["opens"].strftime("%H:%M"), "closes": r["closes"].strftime("%H:%M"),
+        "daily_visitors": r["daily_visitors"],
+    }) for r in rows]
+
+
+_HEAT = """
+    SELECT ST_X(cell) AS lon, ST_Y(cell) AS lat, count(*) AS cases
+    FROM (SELECT ST_SnapToGrid(i.geom, %(cell)s) AS cell FROM incidents AS i
+          WHERE i.district_code = %(district)s AND starts_with(i.{area_col}::text, %(area)s)
+            AND i.reported_at >= now() - make_interval(days => %(days)s)) AS c
+    GROUP BY cell"""
+
+
+async def case_heat(conn: AsyncConnection, area: str, days: int = HEAT_DAYS) -> list[tuple[float, float, int]]:
+    """The last ``days`` days' cases of ``area`` summed per ~100 m cell: (lon, lat, count)."""
+    rows = await all_rows(conn, sql.SQL(_HEAT).format(area_col=_area_column(area)),
+                             {"district": area[:6], "area": area, "days": days, "cell": HEAT_CELL_DEG})
+    return [(r["lon"], r["lat"], int(r["cases"])) for r in rows]

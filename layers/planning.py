@@ -1,0 +1,346 @@
+"""The store side of planning: communities and their grids, assets, proposals, publish, history.
+
+Each query is a named unit with bound parameters. Publishing is one
+transaction that locks the community row first (then the proposal), so two
+publishes of one community queue on that lock and the second sees the
+version the first wrote: it gets a 412, never a half-applied tiling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import shapely
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+
+from layers.errors import Conflict, NotFound, PreconditionFailed
+
+OPEN_STATUSES_SQL = "('closed', 'rejected', 'duplicate')"
+"""Statuses after which a case is no longer open; open cases follow their grid."""
+
+ASSET_MARGIN_DEG = 0.003
+"""Assets this close outside the community are read too: a proposal may reach them."""
+
+COMMUNITY = """
+    SELECT code, name, grids_version, ST_AsBinary(geom) AS wkb
+    FROM communities WHERE code = %(code)s"""
+
+COMMUNITY_FOR_UPDATE = COMMUNITY + " FOR UPDATE"
+
+CURRENT_GRIDS = """
+    SELECT id, code, name, worker_name, worker_phone, ST_AsBinary(geom) AS wkb
+    FROM grids WHERE community_code = %(code)s AND valid_to IS NULL
+    ORDER BY code"""
+
+_NEAR_COMMUNITY = "geom && (SELECT ST_Expand(geom, %(margin)s) FROM communities WHERE code = %(code)s)"
+
+BUILDINGS = f"""
+    SELECT id, address AS label, residents, households,
+           ST_X(ST_Centroid(geom)) AS lon, ST_Y(ST_Centroid(geom)) AS lat
+    FROM buildings WHERE {_NEAR_COMMUNITY} ORDER BY id"""
+
+CAMERAS = f"""
+    SELECT id, code AS label, ST_X(geom) AS lon, ST_Y(geom) AS lat
+    FROM cameras WHERE {_NEAR_COMMUNITY} ORDER BY id"""
+
+STALL_ZONES = f"""
+    SELECT id, code AS label, ST_X(ST_PointOnSurface(geom)) AS lon, ST_Y(ST_PointOnSurface(geom)) AS lat
+    FROM stall_zones WHERE {_NEAR_COMMUNITY} ORDER BY id"""
+
+RECENT_CASES = f"""
+    SELECT id, category_code AS label, ST_X(geom) AS lon, ST_Y(geom) AS lat
+    FROM incidents WHERE {_NEAR_COMMUNITY}
+      AND reported_at >= now() - interval '90 days' AND status <> 'duplicate'
+    ORDER BY id"""
+
+OPEN_CASES = f"""
+    SELECT id, status AS label, ST_X(geom) AS lon, ST_Y(geom) AS lat
+    FROM incidents WHERE {_NEAR_COMMUNITY} AND status NOT IN {OPEN_STATUSES_SQL}
+    ORDER BY id"""
+
+INSERT_PROPOSAL = """
+    INSERT INTO planning_proposals (community_code, based_on_version, created_by, features, report)
+    VALUES (%(community)s, %(version)s, %(author)s, %(features)s, %(report)s)
+    RETURNING id, community_code, based_on_version, created_by, created_at, status, published_at"""
+
+PROPOSAL = """
+    SELECT id, community_code, based_on_version, created_by, created_at, status, published_at,
+           features, report
+    FROM planning_proposals WHERE id = %(id)s"""
+
+PROPOSAL_FOR_UPDATE = PROPOSAL + " FOR UPDATE"
+
+CURRENT_GRIDS_FOR_UPDATE = CURRENT_GRIDS + " FOR UPDATE"
+
+LAST_GRID_NUMBER = """
+    SELECT coalesce(max(right(code, 3)::int), 0) AS last FROM grids WHERE community_code = %(code)s"""
+
+RETIRE_GRIDS = "UPDATE grids SET valid_to = %(now)s WHERE id = ANY(%(ids)s)"
+
+INSERT_GRID = """
+    INSERT INTO grids (code, community_code, name, worker_name, worker_phone, geom, valid_from)
+    VALUES (%(code)s, %(community)s, %(name)s, %(worker_name)s, %(worker_phone)s,
+            ST_Multi(ST_GeomFromWKB(%(wkb)s, 4326)), %(now)s)
+    RETURNING id"""
+
+# Open cases of a retired grid go to the new grid that covers them (lowest
+# code on a shared edge, as locate does) and the move is logged; closed
+# cases keep the grid version they were filed in.
+REKEY_OPEN_CASES = f"""
+    WITH moved AS (
+        SELECT i.id, i.district_code, i.status, i.grid_id AS from_id, i.grid_code AS from_code,
+               n.id AS to_id, n.code AS to_code
+        FROM incidents AS i
+        JOIN LATERAL (
+            SELECT g.id, g.code FROM grids AS g
+            WHERE g.id = ANY(%(new_ids)s) AND ST_Covers(g.geom, i.geom)
+            ORDER BY g.code LIMIT 1) AS n ON true
+        WHERE i.grid_id = ANY(%(old_ids)s) AND i.status NOT IN {OPEN_STATUSES_SQL}
+        FOR UPDATE OF i),
+    updated AS (
+        UPDATE incidents AS i SET grid_id = m.to_id, grid_code = m.to_code, updated_at = %(now)s
+        FROM moved AS m WHERE i.id = m.id RETURNING i.id)
+    INSERT INTO incident_events (incident_id, district_code, at, actor, role, action,
+                                 from_status, to_status, reason, details)
+    SELECT m.id, m.district_code, %(now)s, %(actor)s, %(role)s, 'regrid', m.status, m.status,
+           'grid boundaries redrawn',
+           jsonb_build_object('proposal', %(proposal)s::bigint, 'from_grid', m.from_code,
+                              'to_grid', m.to_code, 'from_grid_id', m.from_id, 'to_grid_id', m.to_id)
+    FROM moved AS m JOIN updated AS u ON u.id = m.id
+    RETURNING incident_id"""
+
+BUMP_COMMUNITY = """
+    UPDATE communities SET grids_version = grids_version + 1 WHERE code = %(code)s
+    RETURNING grids_version"""
+
+MARK_PUBLISHED = """
+    UPDATE planning_proposals SET status = 'published', published_at = %(now)s WHERE id = %(id)s"""
+
+TRANSACTION_NOW = "SELECT now() AS now"
+
+# predecessors/successors: versions of the same community whose interiors
+# overlap this one's and whose validity ends (starts) where this one starts (ends)
+GRID_HISTORY = """
+    SELECT g.id, g.code, g.name, g.community_code, g.worker_name, g.valid_from, g.valid_to,
+           ST_AsGeoJSON(ST_ForcePolygonCCW(g.geom), 7)::json AS geometry,
+           ARRAY(SELECT DISTINCT p.code FROM grids AS p
+                 WHERE p.community_code = g.community_code AND p.valid_to = g.valid_from
+                   AND p.geom && g.geom AND ST_Relate(p.geom, g.geom, '2********')
+                 ORDER BY p.code) AS replaced,
+           ARRAY(SELECT DISTINCT s.code FROM grids AS s
+                 WHERE s.community_code = g.community_code AND s.valid_from = g.valid_to
+                   AND s.geom && g.geom AND ST_Relate(s.geom, g.geom, '2********')
+                 ORDER BY s.code) AS replaced_by
+    FROM grids AS g WHERE g.code = %(code)s ORDER BY g.valid_from"""
+
+COMMUNITY_GRIDS_AS_OF = """
+    SELECT g.id, g.code, g.name, g.worker_name, g.valid_from, g.valid_to,
+           ST_AsGeoJSON(ST_ForcePolygonCCW(g.geom), 7)::json AS geometry
+    FROM grids AS g
+    WHERE g.community_code = %(code)s
+      AND g.valid_from <= %(at)s AND (g.valid_to IS NULL OR g.valid_to > %(at)s)
+    ORDER BY g.code"""
+
+COMMUNITY_GRIDS_CURRENT = """
+    SELECT g.id, g.code, g.name, g.worker_name, g.valid_from, g.valid_to,
+           ST_AsGeoJSON(ST_ForcePolygonCCW(g.geom), 7)::json AS geometry
+    FROM grids AS g WHERE g.community_code = %(code)s AND g.valid_to IS NULL
+    ORDER BY g.code"""
+
+
+@dataclass(frozen=True)
+class CommunityRow:
+    """A community as planning needs it: outline (WGS84) and grids version."""
+
+    code: str
+    name: str
+    grids_version: int
+    geom: BaseGeometry
+
+
+@dataclass(frozen=True)
+class GridRow:
+    """A current grid version."""
+
+    id: int
+    code: str
+    name: str
+    worker_name: str
+    worker_phone: str
+    geom: BaseGeometry
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """What a publish changed."""
+
+    community: str
+    grids_version: int
+    published_at: datetime
+    retired: list[str]
+    created: list[str]
+    kept: list[str]
+    rekeyed_cases: int
+
+
+def _community(row: dict[str, Any] | None, code: str) -> CommunityRow:
+    if row is None:
+        raise NotFound(f"no community {code}")
+    return CommunityRow(row["code"], row["name"], row["grids_version"], shapely.from_wkb(row["wkb"]))
+
+
+def _grid(row: dict[str, Any]) -> GridRow:
+    return GridRow(row["id"], row["code"], row["name"], row["worker_name"], row["worker_phone"],
+                   shapely.from_wkb(row["wkb"]))
+
+
+async def community(conn: AsyncConnection, code: str) -> CommunityRow:
+    """The community ``code``; NotFound when there is none."""
+    cur = await conn.execute(COMMUNITY, {"code": code})
+    return _community(await cur.fetchone(), code)  # type: ignore[arg-type]
+
+
+async def current_grids(conn: AsyncConnection, code: str) -> list[GridRow]:
+    """The community's grid versions in force now, by code."""
+    cur = await conn.execute(CURRENT_GRIDS, {"code": code})
+    return [_grid(row) for row in await cur.fetchall()]  # type: ignore[arg-type]
+
+
+async def asset_rows(conn: AsyncConnection, code: str) -> dict[str, list[dict[str, Any]]]:
+    """Rows (id, label, lon, lat, weights) of every asset kind in and near the community."""
+    params = {"code": code, "margin": ASSET_MARGIN_DEG}
+    result: dict[str, list[dict[str, Any]]] = {}
+    for kind, query in (("buildings", BUILDINGS), ("cameras", CAMERAS), ("stall_zones", STALL_ZONES),
+                        ("recent_cases", RECENT_CASES), ("open_cases", OPEN_CASES)):
+        cur = await conn.execute(query, params)
+        result[kind] = list(await cur.fetchall())  # type: ignore[arg-type]
+    return result
+
+
+async def insert_proposal(conn: AsyncConnection, community_code: str, based_on: int, author: str,
+                          features: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
+    """Store a draft proposal and its report; returns its row (without features and report)."""
+    cur = await conn.execute(INSERT_PROPOSAL, {
+        "community": community_code, "version": based_on, "author": author,
+        "features": Jsonb(features), "report": Jsonb(report)})
+    row = await cur.fetchone()
+    return dict(row)  # type: ignore[call-overload]
+
+
+async def proposal(conn: AsyncConnection, proposal_id: int) -> dict[str, Any]:
+    """The proposal ``proposal_id`` with features and report; NotFound when there is none."""
+    cur = await conn.execute(PROPOSAL, {"id": proposal_id})
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound(f"no proposal {proposal_id}")
+    return dict(row)  # type: ignore[call-overload]
+
+
+def _unchanged(feature: dict[str, Any], current: dict[str, GridRow]) -> bool:
+    code = feature["properties"].get("code")
+    if code not in current:
+        return False
+    return bool(shapely.equals(shape(feature["geometry"]), current[code].geom))
+
+
+async def publish_proposal(conn: AsyncConnection, proposal_id: int, actor: str, role: str,
+                           expected_version: int | None = None) -> PublishResult:
+    """Publish a draft proposal in one transaction.
+
+    Grids whose geometry and code are unchanged keep their row. Every other
+    current grid gets ``valid_to``; each proposed grid that is not unchanged
+    gets a new row from the same instant, with its kept code or the next
+    unused number of the community. Open cases of retired grids move to the
+    new grid covering them, with a ``regrid`` event. Raises
+    PreconditionFailed when the community's grids changed since the
+    proposal was made (or ``expected_version`` differs), Conflict when the
+    proposal is already published or its report is not clean.
+    """
+    async with conn.transaction():
+        head = await conn.execute(PROPOSAL, {"id": proposal_id})
+        draft = await head.fetchone()
+        if draft is None:
+            raise NotFound(f"no proposal {proposal_id}")
+        code = draft["community_code"]  # type: ignore[call-overload]
+        # lock order: community, then proposal, so concurrent publishes queue, never deadlock
+        place = _community(await (await conn.execute(COMMUNITY_FOR_UPDATE, {"code": code})).fetchone(), code)  # type: ignore[arg-type]
+        row = await (await conn.execute(PROPOSAL_FOR_UPDATE, {"id": proposal_id})).fetchone()
+        if row is None:
+            raise NotFound(f"no proposal {proposal_id}")
+        _check_publishable(dict(row), place, expected_version)  # type: ignore[call-overload]
+        now = (await (await conn.execute(TRANSACTION_NOW)).fetchone())["now"]  # type: ignore[index]
+        return await _apply(conn, dict(row), place, actor, role, now)  # type: ignore[call-overload]
+
+
+def _check_publishable(row: dict[str, Any], place: CommunityRow, expected_version: int | None) -> None:
+    if place.grids_version != row["based_on_version"]:
+        raise PreconditionFailed(
+            f"community {place.code} changed since this proposal was made "
+            f"(version {row['based_on_version']}, now {place.grids_version}); make a new proposal",
+            current_version=place.grids_version)
+    if expected_version is not None and expected_version != row["based_on_version"]:
+        raise PreconditionFailed("If-Match does not match this proposal's version",
+                                 current_version=place.grids_version)
+    if row["status"] != "draft":
+        raise Conflict(f"proposal {row['id']} is already published")
+    if not row["report"].get("ok"):
+        raise Conflict(f"proposal {row['id']} does not tile its community; fix its report first")
+
+
+async def _apply(conn: AsyncConnection, row: dict[str, Any], place: CommunityRow, actor: str,
+                 role: str, now: datetime) -> PublishResult:
+    cur = await conn.execute(CURRENT_GRIDS_FOR_UPDATE, {"code": place.code})
+    current = {g.code: g for g in (_grid(r) for r in await cur.fetchall())}  # type: ignore[arg-type]
+    features = row["features"]["features"]
+    unchanged = [_unchanged(f, current) for f in features]
+    kept_codes = {f["properties"]["code"] for f, same in zip(features, unchanged, strict=True) if same}
+    retired = [g for c, g in current.items() if c not in kept_codes]
+    await conn.execute(RETIRE_GRIDS, {"now": now, "ids": [g.id for g in retired]})
+    last = (await (await conn.execute(LAST_GRID_NUMBER, {"code": place.code})).fetchone())["last"]  # type: ignore[index]
+    created, new_ids = [], []
+    for feature in (f for f, same in zip(features, unchanged, strict=True) if not same):
+        props = feature["properties"]
+        code = props.get("code") if props.get("code") in current else None
+        if code is None:
+            last += 1
+            if last > 999:
+                raise Conflict(f"community {place.code} has used all 999 grid numbers")
+            code = f"{place.code}{last:03d}"
+        inserted = await conn.execute(INSERT_GRID, {
+            "code": code, "community": place.code, "name": props.get("name") or code,
+            "worker_name": props.get("worker_name") or "", "worker_phone": props.get("worker_phone") or "",
+            "wkb": shapely.to_wkb(shape(feature["geometry"])), "now": now})
+        new_ids.append((await inserted.fetchone())["id"])  # type: ignore[index]
+        created.append(code)
+    moved = await conn.execute(REKEY_OPEN_CASES, {
+        "new_ids": new_ids, "old_ids": [g.id for g in retired], "now": now, "actor": actor,
+        "role": role, "proposal": row["id"]})
+    rekeyed = len(await moved.fetchall())
+    version = (await (await conn.execute(BUMP_COMMUNITY, {"code": place.code})).fetchone())["grids_version"]  # type: ignore[index]
+    await conn.execute(MARK_PUBLISHED, {"now": now, "id": row["id"]})
+    return PublishResult(place.code, version, now, sorted(g.code for g in retired), created,
+                         sorted(kept_codes), rekeyed)
+
+
+async def grid_history(conn: AsyncConnection, code: str) -> list[dict[str, Any]]:
+    """Every version of grid ``code``, oldest first, with the codes it replaced and was replaced by."""
+    cur = await conn.execute(GRID_HISTORY, {"code": code})
+    rows = await cur.fetchall()
+    if not rows:
+        raise NotFound(f"no grid {code}")
+    return [dict(r) for r in rows]  # type: ignore[call-overload]
+
+
+async def community_grids(conn: AsyncConnection, code: str, at: datetime | None) -> list[dict[str, Any]]:
+    """The grid versions of community ``code`` in force at ``at`` (now when None)."""
+    await community(conn, code)
+    if at is None:
+        cur = await conn.execute(COMMUNITY_GRIDS_CURRENT, {"code": code})
+    else:
+        cur = await conn.execute(COMMUNITY_GRIDS_AS_OF, {"code": code, "at": at})
+    return [dict(r) for r in await cur.fetchall()]  # type: ignore[call-overload]

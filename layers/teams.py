@@ -1,0 +1,147 @@
+"""Enforcement teams: the nearest free ones by true ground distance, and live positions.
+
+Nearest is exact on the WGS84 spheroid. The GiST index on
+``position::geography`` orders candidates by distance on a sphere, which can
+differ from the spheroid by a few tenths of a percent, enough to swap two
+teams at similar range. So a few more candidates than asked are read in
+index order, re-ranked by spheroid distance, and the answer is accepted only
+when the farthest candidate read is surely farther (with margin) than the
+last one kept; otherwise more are read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from psycopg import AsyncConnection
+
+from layers.errors import InvalidInput, NotFound
+
+# the sphere and the spheroid disagree by under 0.6% on any distance
+SPHERE_MARGIN = 1.006
+
+NEAREST = """
+    WITH pt AS (SELECT ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)::geography AS g)
+    SELECT t.id, t.code, t.name, t.type, t.home_station, t.area_code, t.status,
+           ST_X(t.position) AS lon, ST_Y(t.position) AS lat, t.position_at,
+           ST_Distance(t.position::geography, pt.g, true) AS distance_m,
+           ST_Distance(t.position::geography, pt.g, false) AS sphere_m
+    FROM teams AS t, pt
+    WHERE t.type = %(type)s AND t.status = ANY(%(statuses)s)
+    ORDER BY t.position::geography <-> pt.g
+    LIMIT %(limit)s
+"""
+
+
+@dataclass(frozen=True)
+class Team:
+    """A team with its live position and, from a nearest query, its distance in metres."""
+
+    id: int
+    code: str
+    name: str
+    type: str
+    home_station: str
+    area_code: str
+    status: str
+    lon: float
+    lat: float
+    position_at: datetime
+    distance_m: float = 0.0
+
+
+def _exact_top(rows: list[dict], k: int, limit: int) -> list[dict] | None:
+    ranked = sorted(rows, key=lambda r: (r["distance_m"], r["id"]))[:k]
+    if len(rows) < limit:
+        return ranked  # every team of that type was read: nothing is missing
+    if ranked and rows[-1]["sphere_m"] > ranked[-1]["distance_m"] * SPHERE_MARGIN:
+        return ranked
+    return None
+
+
+async def nearest_teams(conn: AsyncConnection, lon: float, lat: float, team_type: str, k: int,
+                        statuses: tuple[str, ...] = ("free",)) -> list[Team]:
+    """The ``k`` teams of ``team_type`` nearest to the point, by spheroid distance."""
+    limit = k + 8
+    while True:
+        cur = await conn.execute(NEAREST, {
+            "lon": lon, "lat": lat, "type": team_type, "statuses": list(statuses), "limit": limit})
+        rows = await cur.fetchall()
+        top = _exact_top(rows, k, limit)
+        if top is not None:
+            return [Team(**{key: v for key, v in r.items() if key != "sphere_m"}) for r in top]
+        limit *= 4
+
+
+async def claim_nearest(conn: AsyncConnection, lon: float, lat: float, team_type: str,
+                        only: int | None = None) -> Team | None:
+    """Lock the nearest free team of the type (or team ``only``) for this transaction.
+
+    Candidates are ranked without locks, then locked ``FOR UPDATE SKIP
+    LOCKED`` with their status checked again: a team another dispatcher is
+    claiming right now is passed over, not waited for, and a team that turned
+    busy meanwhile is not taken. None when no candidate could be had.
+    """
+    for k in (5, 25, 300):
+        ranked = await nearest_teams(conn, lon, lat, team_type, k)
+        wanted = [t for t in ranked if only is None or t.id == only]
+        cur = await conn.execute("""
+            SELECT id FROM teams WHERE id = ANY(%s) AND status = 'free' AND type = %s
+            FOR UPDATE SKIP LOCKED""", ([t.id for t in wanted], team_type))
+        locked = {row["id"] for row in await cur.fetchall()}
+        chosen = next((t for t in wanted if t.id in locked), None)
+        if chosen is not None or len(ranked) < k or only is not None and wanted:
+            return chosen
+    return None
+
+
+async def team(conn: AsyncConnection, team_id: int) -> Team:
+    """One team by id, or :class:`NotFound`."""
+    cur = await conn.execute("""
+        SELECT id, code, name, type, home_station, area_code, status,
+               ST_X(position) AS lon, ST_Y(position) AS lat, position_at
+        FROM teams WHERE id = %s""", (team_id,))
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound(f"no team {team_id}")
+    return Team(**row)
+
+
+@dataclass(frozen=True)
+class Position:
+    """A team's new WGS84 position and when it was measured."""
+
+    team_id: int
+    lon: float
+    lat: float
+    at: datetime | None = None
+
+
+async def update_positions(conn: AsyncConnection, positions: list[Position], area: str) -> int:
+    """Move many teams in one statement; only teams in ``area`` (a code prefix) move.
+
+    Returns how many teams moved. Raises :class:`NotFound` naming the ids that
+    do not exist or lie outside the area, and then moves none.
+    """
+    ids = [p.team_id for p in positions]
+    if len(set(ids)) != len(ids):
+        raise InvalidInput("each team may appear once per batch")
+    async with conn.transaction():
+        cur = await conn.execute("""
+            UPDATE teams AS t
+            SET position = ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326),
+                position_at = coalesce(u.at, now())
+            FROM unnest(%(ids)s::int[], %(lons)s::float8[], %(lats)s::float8[], %(ats)s::timestamptz[])
+                 AS u(id, lon, lat, at)
+            WHERE t.id = u.id AND starts_with(t.area_code, %(area)s)
+            RETURNING t.id""", {"ids": ids, "lons": [p.lon for p in positions],
+                                "lats": [p.lat for p in positions], "ats": [p.at for p in positions],
+                                "area": area})
+        moved = {row["id"] for row in await cur.fetchall()}
+        missing = sorted(set(ids) - moved)
+        if missing:
+            # raising inside the transaction block rolls the whole batch back
+            raise NotFound(f"no team with id {', '.join(map(str, missing[:20]))} in your area",
+                           team_ids=missing[:100])
+    return len(moved)

@@ -1,0 +1,201 @@
+"""Mapbox vector tiles from ``ST_AsMVT``, and the cache that keeps them until their layer changes.
+
+A tile is read for a caller's area (a GB/T 30428 code prefix), so the cache
+key carries the area. Each layer's version is the ``layer_version_<table>``
+sequence that a statement trigger advances on every change; a cached tile is
+served only while that version is unchanged, so a write is visible in the
+next tile request without any time-based expiry.
+
+The tile envelope is transformed to the column's SRID (4326) for the index
+filter, never the column; only the selected rows are projected to 3857.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from psycopg import AsyncConnection, sql
+
+from layers.errors import InvalidInput, NotFound
+from layers.rows import one_row
+
+MAX_ZOOM = 22
+EXTENT = 4096
+BUFFER = 64
+# a quarter pixel of a 256-pixel tile: below what anyone sees, above the
+# vertex density of surveyed outlines, so low zooms carry far fewer vertices
+SIMPLIFY_EXTENT_UNITS = 4
+_WEB_MERCATOR_WIDTH_M = 40075016.685578488
+
+
+@dataclass(frozen=True)
+class TileSource:
+    """A layer served as vector tiles: its table, attributes and the zooms it appears at."""
+
+    name: str
+    table: str
+    columns: tuple[str, ...]
+    # SQL text over alias ``t`` giving the code a caller's area must prefix;
+    # None: the layer has no area code and any valid token reads all of it
+    area_code: str | None
+    min_zoom: int
+    polygons: bool
+    geom: str = "geom"
+    # a fixed filter over alias ``t`` (trusted constant, not input)
+    where: str = "true"
+    max_age_s: int = 0
+
+
+_OPEN = "t.status NOT IN ('closed', 'rejected', 'duplicate')"
+TILE_SOURCES: dict[str, TileSource] = {source.name: source for source in (
+    TileSource("grids", "grids", ("id", "code", "name", "community_code", "worker_name"),
+               "t.code", min_zoom=10, polygons=True, where="t.valid_to IS NULL", max_age_s=60),
+    # buildings carry no area code; any valid token reads them (see the module's note)
+    TileSource("buildings", "buildings", ("id", "address", "households", "residents", "floors"),
+               None, min_zoom=15, polygons=True, max_age_s=300),
+    TileSource("incidents", "incidents", ("id", "status", "category_code", "grid_code", "level"),
+               "coalesce(t.community_code, t.street_code, t.district_code)::text", min_zoom=10,
+               polygons=False, where=_OPEN),
+)}
+
+
+@dataclass(frozen=True)
+class TileAddress:
+    """A validated tile: layer, zoom and column/row in the XYZ scheme."""
+
+    source: TileSource
+    z: int
+    x: int
+    y: int
+
+    @property
+    def below_min_zoom(self) -> bool:
+        """True when the layer is not shown at this zoom: the tile is empty by definition."""
+        return self.z < self.source.min_zoom
+
+
+def tile_address(layer: str, z: int, x: int, y: int) -> TileAddress:
+    """Validate a tile request: 404 for an unknown layer, 422 for z/x/y out of range."""
+    source = TILE_SOURCES.get(layer)
+    if source is None:
+        raise NotFound(f"no tile layer '{layer}'; one of {', '.join(TILE_SOURCES)}")
+    if not 0 <= z <= MAX_ZOOM:
+        raise InvalidInput(f"zoom must be between 0 and {MAX_ZOOM}")
+    side = 1 << z
+    if not (0 <= x < side and 0 <= y < side):
+        raise InvalidInput(f"at zoom {z}, x and y must be between 0 and {side - 1}")
+    return TileAddress(source, z, x, y)
+
+
+def _tile_query(source: TileSource) -> sql.Composed:
+    projected = sql.SQL("ST_Transform(t.{}, 3857)").format(sql.Identifier(source.geom))
+    if source.polygons:
+        projected = sql.SQL("ST_Simplify({}, %(tolerance)s, true)").format(projected)
+    in_area = (sql.SQL("starts_with({}, %(area)s)").format(sql.SQL(source.area_code))
+               if source.area_code else sql.SQL("true"))
+    columns = sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in source.columns)
+    return sql.SQL("""
+        WITH box AS (
+            SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS merc,
+                   ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => %(margin)s), 4326) AS geo),
+        feats AS (
+            SELECT ST_AsMVTGeom({projected}, box.merc, {extent}, {buffer}, true) AS mvt, {columns}
+            FROM {table} AS t, box
+            WHERE t.{geom} && box.geo AND {where} AND {in_area})
+        SELECT ST_AsMVT(feats, {layer}, {extent}, 'mvt') AS tile FROM feats WHERE mvt IS NOT NULL""").format(
+        projected=projected, extent=sql.Literal(EXTENT), buffer=sql.Literal(BUFFER), columns=columns,
+        table=sql.Identifier(source.table), geom=sql.Identifier(source.geom),
+        where=sql.SQL(source.where), in_area=in_area, layer=sql.Literal(source.name))
+
+
+_TILE_QUERIES = {name: _tile_query(source) for name, source in TILE_SOURCES.items()}
+
+
+async def render_tile(conn: AsyncConnection, tile: TileAddress, area: str) -> bytes:
+    """Return the MVT bytes of ``tile`` limited to ``area`` (a code prefix); empty when no feature."""
+    width_m = _WEB_MERCATOR_WIDTH_M / (1 << tile.z)
+    params = {"z": tile.z, "x": tile.x, "y": tile.y, "area": area,
+              "margin": BUFFER / EXTENT, "tolerance": width_m / EXTENT * SIMPLIFY_EXTENT_UNITS}
+    row = await one_row(conn, _TILE_QUERIES[tile.source.name], params)
+    return bytes(row["tile"]) if row and row["tile"] else b""
+
+
+async def layer_version(conn: AsyncConnection, table: str) -> int:
+    """The current version of a layer: its ``layer_version_<table>`` sequence's last value."""
+    row = await one_row(conn, sql.SQL("SELECT last_value FROM {}").format(
+        sql.Identifier(f"layer_version_{table}")))
+    return int(row["last_value"]) if row else 0
+
+
+@dataclass(frozen=True)
+class CachedTile:
+    """A rendered tile, the layer version it was rendered at, and its ETag."""
+
+    version: int
+    body: bytes
+    etag: str
+
+
+def tile_etag(layer: str, version: int, body: bytes) -> str:
+    """A strong ETag: the layer's version plus a digest of the bytes (same bytes, same tag)."""
+    digest = hashlib.blake2b(body, digest_size=8).hexdigest()
+    return f'"{layer}-{version}-{digest}"'
+
+
+class TileCache:
+    """An in-process LRU of tiles, bounded in bytes; an entry is valid only at its layer version.
+
+    Stale entries are not swept: a request that finds one re-renders and
+    replaces it, and the LRU pushes out the rest.
+    """
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple[object, ...], CachedTile] = OrderedDict()
+        self._bytes = 0
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: tuple[object, ...], version: int) -> CachedTile | None:
+        """The tile cached under ``key`` if it was rendered at ``version``."""
+        entry = self._entries.get(key)
+        if entry is None or entry.version != version:
+            self.misses += 1
+            return None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return entry
+
+    def put(self, key: tuple[object, ...], entry: CachedTile) -> None:
+        """Store ``entry``, evicting the least recently used tiles beyond the byte budget."""
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._bytes -= len(old.body)
+        self._entries[key] = entry
+        self._bytes += len(entry.body)
+        while self._bytes > self.max_bytes and self._entries:
+            _, evicted = self._entries.popitem(last=False)
+            self._bytes -= len(evicted.body)
+
+    def clear(self) -> None:
+        """Forget every tile (benchmarks use it to measure uncached tiles)."""
+        self._entries.clear()
+        self._bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+async def cached_tile(conn: AsyncConnection, cache: TileCache, tile: TileAddress, area: str) -> CachedTile:
+    """Return the tile from ``cache`` while its layer is unchanged, else render and cache it."""
+    source = tile.source
+    version = await layer_version(conn, source.table)
+    key = (source.name, area, tile.z, tile.x, tile.y)
+    entry = cache.get(key, version)
+    if entry is None:
+        body = b"" if tile.below_min_zoom else await render_tile(conn, tile, area)
+        entry = CachedTile(version, body, tile_etag(source.name, version, body))
+        cache.put(key, entry)
+    return entry
