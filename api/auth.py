@@ -7,9 +7,9 @@ code. Tokens are HMAC-SHA256 signed with the deployment's secret
 (``WANGGE_SECRET``, or a random one kept in the database), so no token table
 is needed; they expire (default 30 days).
 
-Where a request may carry a token: the ``Authorization: Bearer`` header,
-the ``wangge_token`` cookie (map pages), or a ``token`` query parameter (a
-map-wall URL; the page then uses it for its own API calls).
+Where a request may carry a token, first found wins: the ``Authorization:
+Bearer`` header, a ``token`` query parameter (a map-wall URL), or the
+``wangge_token`` cookie (set by map pages for their own API calls).
 """
 
 from __future__ import annotations
@@ -82,11 +82,12 @@ def verify_token(secret: str, token: str, now: float | None = None) -> Principal
 
 
 def token_from(request: Request) -> str | None:
-    """The token a request carries, from header, cookie or query, in that order."""
+    """The token a request carries, from header, query or cookie, in that order."""
     header = request.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip()
-    return request.cookies.get(COOKIE) or request.query_params.get("token")
+    # a token in the URL is newer than a cookie an earlier page may have left
+    return request.query_params.get("token") or request.cookies.get(COOKIE)
 
 
 async def optional_principal(request: Request) -> Principal | None:

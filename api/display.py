@@ -35,19 +35,27 @@ def _shift_ragged(coords: Any, depth: int) -> Any:
     return [_shift_ragged(part, depth - 1) for part in coords]
 
 
-_DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2,
-          "MultiPolygon": 3}
+_DEPTH = {
+    "Point": 0,
+    "MultiPoint": 1,
+    "LineString": 1,
+    "MultiLineString": 2,
+    "Polygon": 2,
+    "MultiPolygon": 3,
+}
 
 
 def display_geometry(geometry: dict[str, Any], display: str) -> dict[str, Any]:
-    """The GeoJSON geometry as drawn on a ``display`` basemap (unchanged for WGS84)."""
+    """Return the GeoJSON geometry as drawn on a ``display`` basemap (unchanged for WGS84)."""
     if display == "wgs84":
         return geometry
     depth = _DEPTH[geometry["type"]]
     return {"type": geometry["type"], "coordinates": _shift_ragged(geometry["coordinates"], depth)}
 
 
-def display_bounds(bounds: tuple[float, float, float, float], display: str) -> tuple[float, float, float, float]:
+def display_bounds(
+    bounds: tuple[float, float, float, float], display: str
+) -> tuple[float, float, float, float]:
     """West, south, east, north as drawn on a ``display`` basemap."""
     if display == "wgs84":
         return bounds
@@ -56,24 +64,43 @@ def display_bounds(bounds: tuple[float, float, float, float], display: str) -> t
 
 
 def points_geojson(points: Sequence[LivePoint], display: str) -> str:
-    """A FeatureCollection of the points, in the ``display`` system."""
+    """Return a FeatureCollection of the points, in the ``display`` system."""
     lons = np.fromiter((p.lon for p in points), float, len(points))
     lats = np.fromiter((p.lat for p in points), float, len(points))
     if display == "gcj02" and len(points):
         lons, lats = wgs84_to_gcj02_array(lons, lats)
-    features = [{"type": "Feature", "id": p.id, "properties": p.properties,
-                 "geometry": {"type": "Point", "coordinates": [round(x, 7), round(y, 7)]}}
-                for p, x, y in zip(points, lons.tolist(), lats.tolist(), strict=True)]
-    return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False,
-                      separators=(",", ":"))
+    features = [
+        {
+            "type": "Feature",
+            "id": p.id,
+            "properties": p.properties,
+            "geometry": {"type": "Point", "coordinates": [round(x, 7), round(y, 7)]},
+        }
+        for p, x, y in zip(points, lons.tolist(), lats.tolist(), strict=True)
+    ]
+    return json.dumps(
+        {"type": "FeatureCollection", "features": features},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 def shapes_geojson(shapes: Sequence[LiveShape], display: str) -> str:
-    """A FeatureCollection of the shapes, in the ``display`` system."""
-    features = [{"type": "Feature", "id": s.id, "properties": s.properties,
-                 "geometry": display_geometry(s.geometry, display)} for s in shapes]
-    return json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False,
-                      separators=(",", ":"))
+    """Return a FeatureCollection of the shapes, in the ``display`` system."""
+    features = [
+        {
+            "type": "Feature",
+            "id": s.id,
+            "properties": s.properties,
+            "geometry": display_geometry(s.geometry, display),
+        }
+        for s in shapes
+    ]
+    return json.dumps(
+        {"type": "FeatureCollection", "features": features},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 def heat_json(cells: Sequence[tuple[float, float, int]], display: str) -> str:
@@ -82,5 +109,8 @@ def heat_json(cells: Sequence[tuple[float, float, int]], display: str) -> str:
     lats = np.fromiter((c[1] for c in cells), float, len(cells))
     if display == "gcj02" and len(cells):
         lons, lats = wgs84_to_gcj02_array(lons, lats)
-    points = [[round(y, 6), round(x, 6), c[2]] for c, x, y in zip(cells, lons.tolist(), lats.tolist(), strict=True)]
+    points = [
+        [round(y, 6), round(x, 6), c[2]]
+        for c, x, y in zip(cells, lons.tolist(), lats.tolist(), strict=True)
+    ]
     return json.dumps({"points": points}, separators=(",", ":"))

@@ -20,12 +20,12 @@ from maps.command import CommandView, ViewUrls, render_command_page
 
 
 def basemap_of(settings: Settings) -> Basemap:
-    """The basemap the settings configure (a plain background when none)."""
+    """Return the basemap the settings configure (a plain background when none)."""
     return Basemap(settings.basemap_url, settings.basemap_attribution, settings.basemap_crs)
 
 
 def view_urls(root: str, level: str, code: str, indicator: str, kiosk: bool) -> ViewUrls:
-    """The page's data URLs and its links, which keep the chosen indicator and kiosk mode."""
+    """Return the page's data URLs and its links, which keep the chosen indicator and kiosk mode."""
     query = {"indicator": indicator, **({"kiosk": "true"} if kiosk else {})}
     suffix = "?" + urlencode(query)
     child_level = LEVELS[level].child_level
@@ -39,19 +39,37 @@ def view_urls(root: str, level: str, code: str, indicator: str, kiosk: bool) -> 
     )
 
 
-async def command_page(conn: AsyncConnection, settings: Settings, level: str, code: str,
-                       indicator: str, kiosk: bool, root: str = "") -> str:
-    """The HTML of the ``level`` view of area ``code`` (404 when no such area)."""
+async def command_page(
+    conn: AsyncConnection,
+    settings: Settings,
+    level: str,
+    code: str,
+    indicator: str,
+    kiosk: bool,
+    root: str = "",
+) -> str:
+    """Return the HTML of the ``level`` view of area ``code`` (404 when no such area)."""
     basemap = basemap_of(settings)
     area = await read_area(conn, code, level)
     children = await read_children(conn, area)
     if basemap.shifts_overlays:
-        area = replace(area, geometry=display_geometry(area.geometry, basemap.crs),
-                       bounds=display_bounds(area.bounds, basemap.crs))
-        children = [replace(c, geometry=display_geometry(c.geometry, basemap.crs)) for c in children]
+        area = replace(
+            area,
+            geometry=display_geometry(area.geometry, basemap.crs),
+            bounds=display_bounds(area.bounds, basemap.crs),
+        )
+        children = [
+            replace(c, geometry=display_geometry(c.geometry, basemap.crs)) for c in children
+        ]
     view = CommandView(
-        area=area, children=children, indicators=await child_indicators(conn, area),
-        overdue=await overdue_cases(conn, area), indicator=indicator,
-        urls=view_urls(root, level, code, indicator, kiosk), basemap=basemap, kiosk=kiosk,
-        refresh_s=settings.map_refresh_s)
+        area=area,
+        children=children,
+        indicators=await child_indicators(conn, area),
+        overdue=await overdue_cases(conn, area),
+        indicator=indicator,
+        urls=view_urls(root, level, code, indicator, kiosk),
+        basemap=basemap,
+        kiosk=kiosk,
+        refresh_s=settings.map_refresh_s,
+    )
     return render_command_page(view)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 
 from layers.incidents import CHANNELS
 
 Channel = Literal["hotline", "police_110", "grid_worker", "wechat", "camera", "sensor"]
-if set(CHANNELS) != set(Channel.__args__):  # the data layer's list is the source of truth
+if set(CHANNELS) != set(get_args(Channel)):  # the data layer's list is the source of truth
     raise ImportError("api.schemas.Channel and layers.incidents.CHANNELS disagree")
 
 

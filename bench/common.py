@@ -65,7 +65,8 @@ class Load:
 
     def line(self, name: str) -> str:
         """One printable row."""
-        return f"{name:<28} {self.rps:>9.0f} req/s  p50 {self.p50_ms:6.2f} ms  p99 {self.p99_ms:6.2f} ms  non-2xx {self.errors}"
+        return (f"{name:<28} {self.rps:>9.0f} req/s  p50 {self.p50_ms:6.2f} ms  "
+                f"p99 {self.p99_ms:6.2f} ms  non-2xx {self.errors}")
 
 
 def _ms(value: str, unit: str) -> float:

@@ -34,11 +34,14 @@ class Level:
     simplify_deg: float
 
 
-LEVELS: dict[str, Level] = {level.name: level for level in (
-    Level("district", 6, "districts", "streets", "district_code", "street", 1e-4),
-    Level("street", 9, "streets", "communities", "street_code", "community", 5e-5),
-    Level("community", 12, "communities", "grids", "community_code", None, 1e-5),
-)}
+LEVELS: dict[str, Level] = {
+    level.name: level
+    for level in (
+        Level("district", 6, "districts", "streets", "district_code", "street", 1e-4),
+        Level("street", 9, "streets", "communities", "street_code", "community", 5e-5),
+        Level("community", 12, "communities", "grids", "community_code", None, 1e-5),
+    )
+}
 _LEVEL_BY_DIGITS = {level.code_digits: level for level in LEVELS.values()}
 _CODE = re.compile(r"^[0-9]{6}(?:[0-9]{3}){0,2}$")
 
@@ -65,7 +68,7 @@ class ChildOutline:
 
 
 def level_of(code: str, expected: str | None = None) -> Level:
-    """The level a code belongs to; 422 for a malformed code or one of another level."""
+    """Return the level a code belongs to; 422 for a malformed code or one of another level."""
     if not _CODE.match(code):
         raise InvalidInput("an area code has 6 (district), 9 (street) or 12 (community) digits")
     level = _LEVEL_BY_DIGITS[len(code)]
@@ -77,8 +80,10 @@ def level_of(code: str, expected: str | None = None) -> Level:
 def _area_query(level: Level) -> sql.Composed:
     return sql.SQL("""
         SELECT a.code, a.name,
-               ST_AsGeoJSON(ST_ForcePolygonCCW(ST_SimplifyPreserveTopology(a.geom, %(tol)s)), 6) AS geometry,
-               ST_XMin(a.geom) AS w, ST_YMin(a.geom) AS s, ST_XMax(a.geom) AS e, ST_YMax(a.geom) AS n
+               ST_AsGeoJSON(ST_ForcePolygonCCW(
+                   ST_SimplifyPreserveTopology(a.geom, %(tol)s)), 6) AS geometry,
+               ST_XMin(a.geom) AS w, ST_YMin(a.geom) AS s,
+               ST_XMax(a.geom) AS e, ST_YMax(a.geom) AS n
         FROM {table} AS a WHERE a.code = %(code)s""").format(table=sql.Identifier(level.table))
 
 
@@ -86,10 +91,14 @@ def _children_query(level: Level) -> sql.Composed:
     current = sql.SQL("AND c.valid_to IS NULL") if level.child_table == "grids" else sql.SQL("")
     return sql.SQL("""
         SELECT c.code, c.name,
-               ST_AsGeoJSON(ST_ForcePolygonCCW(ST_SimplifyPreserveTopology(c.geom, %(tol)s)), 6) AS geometry
+               ST_AsGeoJSON(ST_ForcePolygonCCW(
+                   ST_SimplifyPreserveTopology(c.geom, %(tol)s)), 6) AS geometry
         FROM {table} AS c WHERE c.{parent} = %(code)s {current}
-        ORDER BY c.code""").format(table=sql.Identifier(level.child_table),
-                                   parent=sql.Identifier(level.child_parent_column), current=current)
+        ORDER BY c.code""").format(
+        table=sql.Identifier(level.child_table),
+        parent=sql.Identifier(level.child_parent_column),
+        current=current,
+    )
 
 
 async def read_area(conn: AsyncConnection, code: str, expected_level: str | None = None) -> Area:
@@ -99,13 +108,20 @@ async def read_area(conn: AsyncConnection, code: str, expected_level: str | None
     if row is None:
         raise NotFound(f"no {level.name} with code {code}")
     parent = code[: level.code_digits - 3] if level.code_digits > 6 else None
-    return Area(level.name, row["code"].strip(), row["name"], json.loads(row["geometry"]),
-                (row["w"], row["s"], row["e"], row["n"]), parent)
+    return Area(
+        level.name,
+        row["code"].strip(),
+        row["name"],
+        json.loads(row["geometry"]),
+        (row["w"], row["s"], row["e"], row["n"]),
+        parent,
+    )
 
 
 async def read_children(conn: AsyncConnection, area: Area) -> list[ChildOutline]:
     """Return the area's children (streets, communities or current grids), by code."""
     level = LEVELS[area.level]
-    rows = await all_rows(conn, _children_query(level), {"code": area.code, "tol": level.simplify_deg})
-    return [ChildOutline(r["code"].strip(), r["name"], json.loads(r["geometry"]))
-            for r in rows]
+    rows = await all_rows(
+        conn, _children_query(level), {"code": area.code, "tol": level.simplify_deg}
+    )
+    return [ChildOutline(r["code"].strip(), r["name"], json.loads(r["geometry"])) for r in rows]

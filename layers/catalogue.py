@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from psycopg import AsyncConnection
 
 from layers.errors import InvalidInput
+from layers.rows import all_rows, one_row
 
 _COLUMNS = """code, major_code, major_name, minor_name, team_type, time_limit_hours,
               handling_steps, closing_standard, level, duplicate_radius_m, duplicate_window_hours"""
@@ -31,14 +32,13 @@ class Category:
 
 async def all_categories(conn: AsyncConnection) -> list[Category]:
     """Every category, in code order."""
-    cur = await conn.execute(f"SELECT {_COLUMNS} FROM catalogue ORDER BY code")
-    return [Category(**row) for row in await cur.fetchall()]
+    rows = await all_rows(conn, f"SELECT {_COLUMNS} FROM catalogue ORDER BY code")
+    return [Category(**row) for row in rows]
 
 
 async def category(conn: AsyncConnection, code: str) -> Category:
     """The category ``code``, or :class:`InvalidInput` naming the unknown code."""
-    cur = await conn.execute(f"SELECT {_COLUMNS} FROM catalogue WHERE code = %s", (code,))
-    row = await cur.fetchone()
+    row = await one_row(conn, f"SELECT {_COLUMNS} FROM catalogue WHERE code = %s", (code,))
     if row is None:
         raise InvalidInput(f"unknown category '{code[:20]}'; see GET /catalogue")
     return Category(**row)
@@ -46,5 +46,4 @@ async def category(conn: AsyncConnection, code: str) -> Category:
 
 async def team_types(conn: AsyncConnection) -> set[str]:
     """The codes of the known team types."""
-    cur = await conn.execute("SELECT code FROM team_types")
-    return {row["code"] for row in await cur.fetchall()}
+    return {row["code"] for row in await all_rows(conn, "SELECT code FROM team_types")}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from psycopg import AsyncConnection, sql
 
 from layers.registry import Layer
+from layers.rows import one_row
 
 GEOJSON_DECIMALS = 7  # about 1 cm at these latitudes
 
@@ -38,7 +39,8 @@ class FeaturePage:
 def _items_query(layer: Layer) -> sql.Composed:
     geom = sql.Identifier(layer.geom)
     hidden = [layer.geom, *layer.hidden]
-    filters = [sql.SQL("ST_Intersects(t.{}, ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326))").format(geom)]
+    envelope = sql.SQL("ST_Intersects(t.{}, ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326))")
+    filters: list[sql.Composable] = [envelope.format(geom)]
     if layer.current_only:
         filters.append(sql.SQL("t.valid_to IS NULL"))
     # one row beyond the page is read only to learn whether another page follows
@@ -67,8 +69,7 @@ async def read_page(conn: AsyncConnection, layer: Layer, bbox: BBox, limit: int,
     """Return up to ``limit`` features of ``layer`` meeting ``bbox``, skipping ``offset``."""
     params = {"w": bbox.west, "s": bbox.south, "e": bbox.east, "n": bbox.north,
               "limit": limit, "offset": offset}
-    cur = await conn.execute(_items_query(layer), params)
-    row = await cur.fetchone()
+    row = await one_row(conn, _items_query(layer), params)
     if row is None:  # an aggregate always answers one row; this keeps the type checker honest
         return FeaturePage("", 0, False)
     return FeaturePage(row["features"], row["returned"], row["more"])
@@ -76,11 +77,10 @@ async def read_page(conn: AsyncConnection, layer: Layer, bbox: BBox, limit: int,
 
 async def layer_extent(conn: AsyncConnection, layer: Layer) -> BBox | None:
     """Return the bounding box of the layer's rows, or None when it is empty."""
-    cur = await conn.execute(
-        sql.SQL("SELECT ST_XMin(e) w, ST_YMin(e) s, ST_XMax(e) e, ST_YMax(e) n "
-                "FROM (SELECT ST_Extent({geom}) e FROM {table}) x").format(
-            geom=sql.Identifier(layer.geom), table=sql.Identifier(layer.table)))
-    row = await cur.fetchone()
+    row = await one_row(conn, sql.SQL(
+        "SELECT ST_XMin(e) w, ST_YMin(e) s, ST_XMax(e) e, ST_YMax(e) n "
+        "FROM (SELECT ST_Extent({geom}) e FROM {table}) x").format(
+        geom=sql.Identifier(layer.geom), table=sql.Identifier(layer.table)))
     if not row or row["w"] is None:
         return None
     return BBox(row["w"], row["s"], row["e"], row["n"])

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from psycopg import AsyncConnection
 
 from layers.errors import InvalidInput, NotFound
+from layers.rows import all_rows
 
 # word similarity a candidate needs to count as a match: a one-character typo
 # in a short query (宁果路 for 宁国路) still scores about 0.6
@@ -28,14 +29,19 @@ _CANDIDATES = """
            strpos(b.address_key, q.key) > 0 AS exact
     FROM buildings AS b, q, LATERAL ST_PointOnSurface(b.geom) AS c
     WHERE q.key <%% b.address_key
-    ORDER BY exact DESC, score DESC, length(b.address_key), b.id
+    -- among similar keys, prefer the building whose road name best matches
+    -- part of the query: door numbers repeat on every road, road names do not
+    ORDER BY strpos(b.address_key, q.key) > 0 DESC,
+             word_similarity(q.key, b.address_key) + word_similarity(b.road, q.key) / 2 DESC,
+             length(b.address_key), b.id
     LIMIT %(limit)s
 """
 
 # nothing matched but the query names a known road and a door number: the
 # nearest door numbers on that road are the most useful suggestions
 _NEAR_DOORS = """
-    WITH m AS (SELECT regexp_match(wangge_address_key(%(q)s), '^(.*?(?:路|大道|街|巷))([0-9]{1,6})号') AS g)
+    WITH m AS (
+        SELECT regexp_match(wangge_address_key(%(q)s), '^(.*?(?:路|大道|街|巷))([0-9]{1,6})号') AS g)
     SELECT b.address
     FROM buildings AS b, m
     WHERE m.g IS NOT NULL AND right(m.g[1], length(b.road)) = b.road
@@ -74,14 +80,13 @@ async def geocode(conn: AsyncConnection, text: str, limit: int = 5) -> list[Cand
         # the index operator <% uses this threshold; keep it local to the transaction
         await conn.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)",
                            (str(MATCH_THRESHOLD),))
-        cur = await conn.execute(_CANDIDATES, {"q": query, "limit": limit})
-        rows = await cur.fetchall()
+        rows = await all_rows(conn, _CANDIDATES, {"q": query, "limit": limit})
     if rows:
         return [Candidate(**row) for row in rows]
     suggestions: list[str] = []
     for unit in (_NEAR_DOORS, _SIMILAR):
-        cur = await conn.execute(unit, {"q": query, "limit": limit})
-        suggestions = [row["address"] for row in await cur.fetchall()]
+        rows = await all_rows(conn, unit, {"q": query, "limit": limit})
+        suggestions = [row["address"] for row in rows]
         if suggestions:
             break
     raise NotFound(f"no address matches '{query[:100]}'", suggestions=suggestions)

@@ -17,6 +17,7 @@ from layers import loop
 from layers.actors import Actor
 from layers.catalogue import Category, category
 from layers.errors import Conflict, InvalidInput, NotFound, OutsideTerritory
+from layers.rows import all_rows, one_row
 from layers.teams import Team, claim_nearest, nearest_teams
 from layers.territory import Place, box_degrees, locate
 
@@ -131,11 +132,10 @@ async def suggest_team(conn: AsyncConnection, cat: Category, lon: float, lat: fl
 async def duplicates(conn: AsyncConnection, cat: Category, lon: float, lat: float,
                      exclude: int | None = None) -> list[dict[str, Any]]:
     """Cases of the same category within its radius and time window, open or recently closed."""
-    cur = await conn.execute(_DUPLICATES, {
+    return await all_rows(conn, _DUPLICATES, {
         "lon": lon, "lat": lat, "category": cat.code, "radius": cat.duplicate_radius_m,
         "box_deg": box_degrees(lat, cat.duplicate_radius_m), "hours": cat.duplicate_window_hours,
         "open": list(loop.OPEN_STATES), "exclude": exclude})
-    return [dict(row) for row in await cur.fetchall()]
 
 
 async def intake(conn: AsyncConnection, case: NewCase, actor: Actor, options: IntakeOptions) -> tuple[dict, bool]:
@@ -158,14 +158,13 @@ async def intake(conn: AsyncConnection, case: NewCase, actor: Actor, options: In
         except OutsideTerritory as exc:
             raise InvalidInput(exc.public) from None
         actor.require_area(place.community_code)
-        cur = await conn.execute(_INSERT, {
+        row = await one_row(conn, _INSERT, {
             "district": place.district_code, "category": cat.code, "channel": case.channel,
             "description": case.description, "address": case.address, "raw_x": case.raw_x,
             "raw_y": case.raw_y, "raw_crs": case.raw_crs, "lon": case.lon, "lat": case.lat,
             "grid_id": place.grid_id, "grid": place.grid_code, "community": place.community_code,
             "street": place.street_code, "level": cat.level, "hours": cat.time_limit_hours,
             "key": case.idempotency_key})
-        row = await cur.fetchone()
         if row is None:  # a concurrent retry with the same key won the insert
             winner = await _by_key(conn, case.idempotency_key or "")
             if winner is None:
@@ -177,8 +176,7 @@ async def intake(conn: AsyncConnection, case: NewCase, actor: Actor, options: In
 
 
 async def _by_key(conn: AsyncConnection, key: str) -> int | None:
-    cur = await conn.execute("SELECT id FROM incidents WHERE idempotency_key = %s", (key,))
-    row = await cur.fetchone()
+    row = await one_row(conn, "SELECT id FROM incidents WHERE idempotency_key = %s", (key,))
     return None if row is None else int(row["id"])
 
 
@@ -206,8 +204,7 @@ async def read_case(conn: AsyncConnection, incident_id: int, actor: Actor | None
                     lock: bool = False) -> dict[str, Any]:
     """One case (locked FOR UPDATE when ``lock``); 404 when missing, 403 outside the actor's area."""
     query = _CASE + (" FOR UPDATE OF i" if lock else "")
-    cur = await conn.execute(query, {"id": incident_id, "open": list(loop.OPEN_STATES)})
-    row = await cur.fetchone()
+    row = await one_row(conn, query, {"id": incident_id, "open": list(loop.OPEN_STATES)})
     if row is None:
         raise NotFound(f"no case {incident_id}")
     if actor is not None:
@@ -217,10 +214,9 @@ async def read_case(conn: AsyncConnection, incident_id: int, actor: Actor | None
 
 async def events(conn: AsyncConnection, incident_id: int) -> list[dict[str, Any]]:
     """The case's event log, oldest first."""
-    cur = await conn.execute("""
+    return await all_rows(conn, """
         SELECT id, at, actor, role, action, from_status, to_status, reason, details
         FROM incident_events WHERE incident_id = %s ORDER BY id""", (incident_id,))
-    return [dict(row) for row in await cur.fetchall()]
 
 
 async def _claim(conn: AsyncConnection, case: dict, cat: Category, team_id: int | None) -> Team:
@@ -286,7 +282,7 @@ async def act(conn: AsyncConnection, incident_id: int, action: str, actor: Actor
 
 
 async def _update(conn: AsyncConnection, incident_id: int, updates: dict[str, Any], closing: bool) -> None:
-    assignments = [sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column))
+    assignments: list[sql.Composable] = [sql.SQL("{} = {}").format(sql.Identifier(column), sql.Placeholder(column))
                    for column in updates]
     if closing:
         assignments.append(sql.SQL("closed_at = now()"))
@@ -296,7 +292,7 @@ async def _update(conn: AsyncConnection, incident_id: int, updates: dict[str, An
 
 async def overdue(conn: AsyncConnection, area: str, limit: int = 500) -> list[dict[str, Any]]:
     """Open cases past their deadline in ``area`` (a code prefix), most overdue first."""
-    cur = await conn.execute("""
+    return await all_rows(conn, """
         SELECT i.id, i.category_code, c.minor_name, i.status, i.level, i.grid_code,
                i.community_code, i.street_code, i.deadline, i.team_id,
                round(extract(epoch FROM now() - i.deadline) / 3600, 1)::float8 AS overdue_hours,
@@ -304,7 +300,6 @@ async def overdue(conn: AsyncConnection, area: str, limit: int = 500) -> list[di
         FROM incidents AS i JOIN catalogue AS c ON c.code = i.category_code
         WHERE i.status = ANY(%(open)s) AND i.deadline < now() AND starts_with(i.community_code, %(area)s)
         ORDER BY i.deadline LIMIT %(limit)s""", {"open": list(loop.OPEN_STATES), "area": area, "limit": limit})
-    return [dict(row) for row in await cur.fetchall()]
 
 
 async def escalate_overdue(conn: AsyncConnection, actor: Actor) -> list[int]:
@@ -315,7 +310,7 @@ async def escalate_overdue(conn: AsyncConnection, actor: Actor) -> list[int]:
     """
     actor.require_role("operator", "dispatcher")
     async with conn.transaction():
-        cur = await conn.execute("""
+        rows = await all_rows(conn, """
             WITH up AS (
                 UPDATE incidents AS i
                 SET level = CASE i.level WHEN 'community' THEN 'street' ELSE 'district' END,
@@ -331,4 +326,4 @@ async def escalate_overdue(conn: AsyncConnection, actor: Actor) -> list[int]:
             FROM up
             RETURNING incident_id""", {"open": list(loop.OPEN_STATES), "area": actor.area,
                                        "actor": actor.name, "role": actor.role})
-        return sorted(row["incident_id"] for row in await cur.fetchall())
+        return sorted(row["incident_id"] for row in rows)

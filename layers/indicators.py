@@ -47,7 +47,7 @@ class ChildIndicators:
         return self.on_time_30d / self.closed_30d if self.closed_30d else None
 
     def value(self, indicator: str) -> float | None:
-        """The named indicator (one of :data:`INDICATORS`)."""
+        """Return the named indicator (one of :data:`INDICATORS`)."""
         value: float | None = getattr(self, indicator)
         return value
 
@@ -71,9 +71,11 @@ def _indicators_query(level_name: str) -> sql.Composed:
     return sql.SQL("""
         SELECT c.code, c.name,
                count(i.id) FILTER (WHERE i.status = ANY(%(open)s)) AS open_cases,
-               count(i.id) FILTER (WHERE i.status = ANY(%(open)s) AND i.deadline < now()) AS overdue_cases,
+               count(i.id) FILTER (WHERE i.status = ANY(%(open)s) AND i.deadline < now())
+                   AS overdue_cases,
                count(i.id) FILTER (WHERE i.status = 'closed') AS closed_30d,
-               count(i.id) FILTER (WHERE i.status = 'closed' AND i.closed_at <= i.deadline) AS on_time_30d
+               count(i.id) FILTER (WHERE i.status = 'closed' AND i.closed_at <= i.deadline)
+                   AS on_time_30d
         FROM {children} AS c
         LEFT JOIN incidents AS i
           ON i.district_code = %(district)s AND i.{child_col} = c.code
@@ -81,37 +83,63 @@ def _indicators_query(level_name: str) -> sql.Composed:
               OR (i.status = 'closed' AND i.closed_at >= now() - make_interval(days => %(days)s)))
         WHERE c.{parent} = %(code)s {current}
         GROUP BY c.code, c.name ORDER BY c.code""").format(
-        children=sql.Identifier(level.child_table), child_col=sql.Identifier(_CHILD_COLUMN[level_name]),
-        parent=sql.Identifier(level.child_parent_column), current=current)
+        children=sql.Identifier(level.child_table),
+        child_col=sql.Identifier(_CHILD_COLUMN[level_name]),
+        parent=sql.Identifier(level.child_parent_column),
+        current=current,
+    )
 
 
 def _overdue_query(level_name: str) -> sql.Composed:
     return sql.SQL("""
-        SELECT i.id, k.minor_name AS category, i.status, i.deadline, i.address, i.{child_col} AS child_code
+        SELECT i.id, k.minor_name AS category, i.status, i.deadline, i.address,
+               i.{child_col} AS child_code
         FROM incidents AS i JOIN catalogue AS k ON k.code = i.category_code
         WHERE i.district_code = %(district)s AND i.{area_col} = %(code)s
           AND i.status = ANY(%(open)s) AND i.deadline < now()
         ORDER BY i.deadline LIMIT %(limit)s""").format(
         child_col=sql.Identifier(_CHILD_COLUMN[level_name]),
-        area_col=sql.Identifier(_AREA_COLUMN[level_name]))
+        area_col=sql.Identifier(_AREA_COLUMN[level_name]),
+    )
 
 
 def _params(area: Area) -> dict[str, object]:
-    return {"code": area.code, "district": area.code[:6], "open": list(OPEN_STATUSES),
-            "days": CLOSURE_WINDOW_DAYS}
+    return {
+        "code": area.code,
+        "district": area.code[:6],
+        "open": list(OPEN_STATUSES),
+        "days": CLOSURE_WINDOW_DAYS,
+    }
 
 
 async def child_indicators(conn: AsyncConnection, area: Area) -> list[ChildIndicators]:
     """Return the indicators of every child of ``area``, by child code."""
     level_of(area.code, area.level)
     rows = await all_rows(conn, _indicators_query(area.level), _params(area))
-    return [ChildIndicators(r["code"].strip(), r["name"], r["open_cases"], r["overdue_cases"],
-                            r["closed_30d"], r["on_time_30d"]) for r in rows]
+    return [
+        ChildIndicators(
+            r["code"].strip(),
+            r["name"],
+            r["open_cases"],
+            r["overdue_cases"],
+            r["closed_30d"],
+            r["on_time_30d"],
+        )
+        for r in rows
+    ]
 
 
 async def overdue_cases(conn: AsyncConnection, area: Area, limit: int = 30) -> list[OverdueCase]:
     """Return up to ``limit`` overdue open cases of ``area``, the longest overdue first."""
     rows = await all_rows(conn, _overdue_query(area.level), {**_params(area), "limit": limit})
-    return [OverdueCase(r["id"], r["category"], r["status"], r["deadline"], r["address"],
-                        r["child_code"].strip() if r["child_code"] else None)
-            for r in rows]
+    return [
+        OverdueCase(
+            r["id"],
+            r["category"],
+            r["status"],
+            r["deadline"],
+            r["address"],
+            r["child_code"].strip() if r["child_code"] else None,
+        )
+        for r in rows
+    ]

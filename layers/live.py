@@ -46,9 +46,13 @@ def _envelope(bbox: BBox) -> dict[str, float]:
 
 
 async def layer_versions(conn: AsyncConnection, tables: tuple[str, ...]) -> dict[str, int]:
-    """The ``layer_version_<table>`` counter of each table, in one round trip."""
-    parts = [sql.SQL("SELECT {name} AS layer, last_value FROM {seq}").format(
-        name=sql.Literal(t), seq=sql.Identifier(f"layer_version_{t}")) for t in tables]
+    """Return the ``layer_version_<table>`` counter of each table, in one round trip."""
+    parts = [
+        sql.SQL("SELECT {name} AS layer, last_value FROM {seq}").format(
+            name=sql.Literal(t), seq=sql.Identifier(f"layer_version_{t}")
+        )
+        for t in tables
+    ]
     rows = await all_rows(conn, sql.SQL(" UNION ALL ").join(parts))
     return {r["layer"]: int(r["last_value"]) for r in rows}
 
@@ -64,17 +68,37 @@ _OPEN_CASES = """
     ORDER BY i.id LIMIT %(limit)s"""
 
 
-async def open_cases(conn: AsyncConnection, area: str, bbox: BBox, limit: int = MAX_POINTS) -> list[LivePoint]:
+async def open_cases(
+    conn: AsyncConnection, area: str, bbox: BBox, limit: int = MAX_POINTS
+) -> list[LivePoint]:
     """Open cases of ``area`` inside ``bbox`` (closed ones are absent, so they leave the map)."""
     query = sql.SQL(_OPEN_CASES).format(area_col=_area_column(area))
-    params = {"district": area[:6], "area": area, "open": list(OPEN_STATUSES), "limit": limit,
-              **_envelope(bbox)}
+    params = {
+        "district": area[:6],
+        "area": area,
+        "open": list(OPEN_STATUSES),
+        "limit": limit,
+        **_envelope(bbox),
+    }
     rows = await all_rows(conn, query, params)
-    return [LivePoint(r["id"], r["lon"], r["lat"], {
-        "id": r["id"], "status": r["status"], "level": r["level"], "category": r["category"],
-        "grid_code": (r["grid_code"] or "").strip(), "overdue": r["overdue"],
-        "reported_at": r["reported_at"].isoformat(), "deadline": r["deadline"].isoformat(),
-    }) for r in rows]
+    return [
+        LivePoint(
+            r["id"],
+            r["lon"],
+            r["lat"],
+            {
+                "id": r["id"],
+                "status": r["status"],
+                "level": r["level"],
+                "category": r["category"],
+                "grid_code": (r["grid_code"] or "").strip(),
+                "overdue": r["overdue"],
+                "reported_at": r["reported_at"].isoformat(),
+                "deadline": r["deadline"].isoformat(),
+            },
+        )
+        for r in rows
+    ]
 
 
 # a team serves its area: a district team shows on its streets' walls, a
@@ -88,13 +112,28 @@ _TEAMS = """
     ORDER BY t.id LIMIT %(limit)s"""
 
 
-async def teams(conn: AsyncConnection, area: str, bbox: BBox, limit: int = MAX_POINTS) -> list[LivePoint]:
+async def teams(
+    conn: AsyncConnection, area: str, bbox: BBox, limit: int = MAX_POINTS
+) -> list[LivePoint]:
     """Teams serving ``area`` with their live position inside ``bbox``."""
     rows = await all_rows(conn, _TEAMS, {"area": area, "limit": limit, **_envelope(bbox)})
-    return [LivePoint(r["id"], r["lon"], r["lat"], {
-        "id": r["id"], "code": r["code"], "name": r["name"], "type": r["type"],
-        "type_name": r["type_name"], "status": r["status"], "position_at": r["position_at"].isoformat(),
-    }) for r in rows]
+    return [
+        LivePoint(
+            r["id"],
+            r["lon"],
+            r["lat"],
+            {
+                "id": r["id"],
+                "code": r["code"],
+                "name": r["name"],
+                "type": r["type"],
+                "type_name": r["type_name"],
+                "status": r["status"],
+                "position_at": r["position_at"].isoformat(),
+            },
+        )
+        for r in rows
+    ]
 
 
 # waterlogging points carry no area code: the area's outline decides
@@ -111,20 +150,42 @@ def _area_table(area: str) -> sql.Identifier:
     return sql.Identifier({6: "districts", 9: "streets", 12: "communities"}[len(area)])
 
 
-async def waterlogging(conn: AsyncConnection, area: str, bbox: BBox,
-                       limit: int = MAX_POINTS) -> list[LivePoint]:
+async def waterlogging(
+    conn: AsyncConnection, area: str, bbox: BBox, limit: int = MAX_POINTS
+) -> list[LivePoint]:
     """Waterlogging points in ``area`` and ``bbox`` with their level: normal, warn or alarm."""
-    rows = await all_rows(conn, sql.SQL(_WATERLOGGING).format(areas=_area_table(area)),
-                             {"area": area, "limit": limit, **_envelope(bbox)})
+    rows = await all_rows(
+        conn,
+        sql.SQL(_WATERLOGGING).format(areas=_area_table(area)),
+        {"area": area, "limit": limit, **_envelope(bbox)},
+    )
     points = []
     for r in rows:
         level = r["current_level_cm"]
-        state = ("alarm" if level >= r["alarm_level_cm"] else
-                 "warn" if level >= r["warn_level_cm"] else "normal")
-        points.append(LivePoint(r["id"], r["lon"], r["lat"], {
-            "id": r["id"], "code": r["code"], "name": r["name"], "level_cm": level,
-            "warn_level_cm": r["warn_level_cm"], "alarm_level_cm": r["alarm_level_cm"],
-            "state": state, "level_at": r["level_at"].isoformat()}))
+        state = (
+            "alarm"
+            if level >= r["alarm_level_cm"]
+            else "warn"
+            if level >= r["warn_level_cm"]
+            else "normal"
+        )
+        points.append(
+            LivePoint(
+                r["id"],
+                r["lon"],
+                r["lat"],
+                {
+                    "id": r["id"],
+                    "code": r["code"],
+                    "name": r["name"],
+                    "level_cm": level,
+                    "warn_level_cm": r["warn_level_cm"],
+                    "alarm_level_cm": r["alarm_level_cm"],
+                    "state": state,
+                    "level_at": r["level_at"].isoformat(),
+                },
+            )
+        )
     return points
 
 
@@ -136,13 +197,30 @@ _CAMERAS = """
     ORDER BY c.id LIMIT %(limit)s"""
 
 
-async def cameras(conn: AsyncConnection, area: str, bbox: BBox, limit: int = MAX_POINTS) -> list[LivePoint]:
+async def cameras(
+    conn: AsyncConnection, area: str, bbox: BBox, limit: int = MAX_POINTS
+) -> list[LivePoint]:
     """Cameras in ``area`` and ``bbox``, with their online state."""
-    rows = await all_rows(conn, sql.SQL(_CAMERAS).format(areas=_area_table(area)),
-                             {"area": area, "limit": limit, **_envelope(bbox)})
-    return [LivePoint(r["id"], r["lon"], r["lat"], {
-        "id": r["id"], "code": r["code"], "name": r["name"], "kind": r["kind"], "online": r["online"],
-    }) for r in rows]
+    rows = await all_rows(
+        conn,
+        sql.SQL(_CAMERAS).format(areas=_area_table(area)),
+        {"area": area, "limit": limit, **_envelope(bbox)},
+    )
+    return [
+        LivePoint(
+            r["id"],
+            r["lon"],
+            r["lat"],
+            {
+                "id": r["id"],
+                "code": r["code"],
+                "name": r["name"],
+                "kind": r["kind"],
+                "online": r["online"],
+            },
+        )
+        for r in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -159,19 +237,36 @@ _STALL_ZONES = """
            z.opens, z.closes, z.daily_visitors
     FROM stall_zones AS z
     WHERE z.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
-      AND EXISTS (SELECT 1 FROM {areas} AS a WHERE a.code = %(area)s AND ST_Intersects(a.geom, z.geom))
+      AND EXISTS (SELECT 1 FROM {areas} AS a
+                  WHERE a.code = %(area)s AND ST_Intersects(a.geom, z.geom))
     ORDER BY z.id LIMIT %(limit)s"""
 
 
-async def stall_zones(conn: AsyncConnection, area: str, bbox: BBox, limit: int = 2_000) -> list[LiveShape]:
+async def stall_zones(
+    conn: AsyncConnection, area: str, bbox: BBox, limit: int = 2_000
+) -> list[LiveShape]:
     """Street-stall zones meeting ``area`` and ``bbox``, with their opening hours."""
-    rows = await all_rows(conn, sql.SQL(_STALL_ZONES).format(areas=_area_table(area)),
-                             {"area": area, "limit": limit, **_envelope(bbox)})
-    return [LiveShape(r["id"], json.loads(r["geometry"]), {
-        "id": r["id"], "code": r["code"], "name": r["name"], "kind": r["kind"],
-        "opens": r["opens"].strftime("%H:%M"), "closes": r["closes"].strftime("%H:%M"),
-        "daily_visitors": r["daily_visitors"],
-    }) for r in rows]
+    rows = await all_rows(
+        conn,
+        sql.SQL(_STALL_ZONES).format(areas=_area_table(area)),
+        {"area": area, "limit": limit, **_envelope(bbox)},
+    )
+    return [
+        LiveShape(
+            r["id"],
+            json.loads(r["geometry"]),
+            {
+                "id": r["id"],
+                "code": r["code"],
+                "name": r["name"],
+                "kind": r["kind"],
+                "opens": r["opens"].strftime("%H:%M"),
+                "closes": r["closes"].strftime("%H:%M"),
+                "daily_visitors": r["daily_visitors"],
+            },
+        )
+        for r in rows
+    ]
 
 
 _HEAT = """
@@ -182,8 +277,13 @@ _HEAT = """
     GROUP BY cell"""
 
 
-async def case_heat(conn: AsyncConnection, area: str, days: int = HEAT_DAYS) -> list[tuple[float, float, int]]:
-    """The last ``days`` days' cases of ``area`` summed per ~100 m cell: (lon, lat, count)."""
-    rows = await all_rows(conn, sql.SQL(_HEAT).format(area_col=_area_column(area)),
-                             {"district": area[:6], "area": area, "days": days, "cell": HEAT_CELL_DEG})
+async def case_heat(
+    conn: AsyncConnection, area: str, days: int = HEAT_DAYS
+) -> list[tuple[float, float, int]]:
+    """Return the last ``days`` days' cases of ``area`` per ~100 m cell: (lon, lat, count)."""
+    rows = await all_rows(
+        conn,
+        sql.SQL(_HEAT).format(area_col=_area_column(area)),
+        {"district": area[:6], "area": area, "days": days, "cell": HEAT_CELL_DEG},
+    )
     return [(r["lon"], r["lat"], int(r["cases"])) for r in rows]

@@ -17,6 +17,7 @@ from datetime import datetime
 from psycopg import AsyncConnection
 
 from layers.errors import InvalidInput, NotFound
+from layers.rows import all_rows, one_row
 
 # the sphere and the spheroid disagree by under 0.6% on any distance
 SPHERE_MARGIN = 1.006
@@ -65,9 +66,8 @@ async def nearest_teams(conn: AsyncConnection, lon: float, lat: float, team_type
     """The ``k`` teams of ``team_type`` nearest to the point, by spheroid distance."""
     limit = k + 8
     while True:
-        cur = await conn.execute(NEAREST, {
+        rows = await all_rows(conn, NEAREST, {
             "lon": lon, "lat": lat, "type": team_type, "statuses": list(statuses), "limit": limit})
-        rows = await cur.fetchall()
         top = _exact_top(rows, k, limit)
         if top is not None:
             return [Team(**{key: v for key, v in r.items() if key != "sphere_m"}) for r in top]
@@ -86,23 +86,22 @@ async def claim_nearest(conn: AsyncConnection, lon: float, lat: float, team_type
     for k in (5, 25, 300):
         ranked = await nearest_teams(conn, lon, lat, team_type, k)
         wanted = [t for t in ranked if only is None or t.id == only]
-        cur = await conn.execute("""
+        rows = await all_rows(conn, """
             SELECT id FROM teams WHERE id = ANY(%s) AND status = 'free' AND type = %s
             FOR UPDATE SKIP LOCKED""", ([t.id for t in wanted], team_type))
-        locked = {row["id"] for row in await cur.fetchall()}
+        locked = {row["id"] for row in rows}
         chosen = next((t for t in wanted if t.id in locked), None)
-        if chosen is not None or len(ranked) < k or only is not None and wanted:
+        if chosen is not None or len(ranked) < k or (only is not None and wanted):
             return chosen
     return None
 
 
 async def team(conn: AsyncConnection, team_id: int) -> Team:
     """One team by id, or :class:`NotFound`."""
-    cur = await conn.execute("""
+    row = await one_row(conn, """
         SELECT id, code, name, type, home_station, area_code, status,
                ST_X(position) AS lon, ST_Y(position) AS lat, position_at
         FROM teams WHERE id = %s""", (team_id,))
-    row = await cur.fetchone()
     if row is None:
         raise NotFound(f"no team {team_id}")
     return Team(**row)
@@ -128,7 +127,7 @@ async def update_positions(conn: AsyncConnection, positions: list[Position], are
     if len(set(ids)) != len(ids):
         raise InvalidInput("each team may appear once per batch")
     async with conn.transaction():
-        cur = await conn.execute("""
+        rows = await all_rows(conn, """
             UPDATE teams AS t
             SET position = ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326),
                 position_at = coalesce(u.at, now())
@@ -138,7 +137,7 @@ async def update_positions(conn: AsyncConnection, positions: list[Position], are
             RETURNING t.id""", {"ids": ids, "lons": [p.lon for p in positions],
                                 "lats": [p.lat for p in positions], "ats": [p.at for p in positions],
                                 "area": area})
-        moved = {row["id"] for row in await cur.fetchall()}
+        moved = {row["id"] for row in rows}
         missing = sorted(set(ids) - moved)
         if missing:
             # raising inside the transaction block rolls the whole batch back

@@ -15,6 +15,7 @@ from datetime import datetime
 from psycopg import AsyncConnection, sql
 
 from layers.errors import OutsideTerritory
+from layers.rows import one_row
 
 _CURRENT = sql.SQL("{g}.valid_to IS NULL")
 _AS_OF = sql.SQL("{g}.valid_from <= %(at)s AND ({g}.valid_to IS NULL OR {g}.valid_to > %(at)s)")
@@ -100,8 +101,7 @@ async def locate(conn: AsyncConnection, lon: float, lat: float, near_m: float,
     Raises :class:`OutsideTerritory` when no grid covers the point.
     """
     params = {"lon": lon, "lat": lat, "near_m": near_m, "box_deg": box_degrees(lat, near_m), "at": at}
-    cur = await conn.execute(LOCATE_AS_OF if at else LOCATE_CURRENT, params, prepare=True)
-    row = await cur.fetchone()
+    row = await one_row(conn, LOCATE_AS_OF if at else LOCATE_CURRENT, params, prepare=True)
     if row is None:
         raise OutsideTerritory(f"the point ({lon:.6f}, {lat:.6f}) is outside every grid of the territory")
     return Place(**row)

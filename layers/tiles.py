@@ -49,16 +49,40 @@ class TileSource:
 
 
 _OPEN = "t.status NOT IN ('closed', 'rejected', 'duplicate')"
-TILE_SOURCES: dict[str, TileSource] = {source.name: source for source in (
-    TileSource("grids", "grids", ("id", "code", "name", "community_code", "worker_name"),
-               "t.code", min_zoom=10, polygons=True, where="t.valid_to IS NULL", max_age_s=60),
-    # buildings carry no area code; any valid token reads them (see the module's note)
-    TileSource("buildings", "buildings", ("id", "address", "households", "residents", "floors"),
-               None, min_zoom=15, polygons=True, max_age_s=300),
-    TileSource("incidents", "incidents", ("id", "status", "category_code", "grid_code", "level"),
-               "coalesce(t.community_code, t.street_code, t.district_code)::text", min_zoom=10,
-               polygons=False, where=_OPEN),
-)}
+TILE_SOURCES: dict[str, TileSource] = {
+    source.name: source
+    for source in (
+        TileSource(
+            "grids",
+            "grids",
+            ("id", "code", "name", "community_code", "worker_name"),
+            "t.code",
+            min_zoom=10,
+            polygons=True,
+            where="t.valid_to IS NULL",
+            max_age_s=60,
+        ),
+        # buildings carry no area code; any valid token reads them (see the module's note)
+        TileSource(
+            "buildings",
+            "buildings",
+            ("id", "address", "households", "residents", "floors"),
+            None,
+            min_zoom=15,
+            polygons=True,
+            max_age_s=300,
+        ),
+        TileSource(
+            "incidents",
+            "incidents",
+            ("id", "status", "category_code", "grid_code", "level"),
+            "coalesce(t.community_code, t.street_code, t.district_code)::text",
+            min_zoom=10,
+            polygons=False,
+            where=_OPEN,
+        ),
+    )
+}
 
 
 @dataclass(frozen=True)
@@ -93,39 +117,58 @@ def _tile_query(source: TileSource) -> sql.Composed:
     projected = sql.SQL("ST_Transform(t.{}, 3857)").format(sql.Identifier(source.geom))
     if source.polygons:
         projected = sql.SQL("ST_Simplify({}, %(tolerance)s, true)").format(projected)
-    in_area = (sql.SQL("starts_with({}, %(area)s)").format(sql.SQL(source.area_code))
-               if source.area_code else sql.SQL("true"))
+    in_area = (
+        sql.SQL("starts_with({}, %(area)s)").format(sql.SQL(source.area_code))
+        if source.area_code
+        else sql.SQL("true")
+    )
     columns = sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in source.columns)
     return sql.SQL("""
         WITH box AS (
             SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS merc,
-                   ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => %(margin)s), 4326) AS geo),
+                   ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => %(margin)s), 4326)
+                   AS geo),
         feats AS (
             SELECT ST_AsMVTGeom({projected}, box.merc, {extent}, {buffer}, true) AS mvt, {columns}
             FROM {table} AS t, box
             WHERE t.{geom} && box.geo AND {where} AND {in_area})
-        SELECT ST_AsMVT(feats, {layer}, {extent}, 'mvt') AS tile FROM feats WHERE mvt IS NOT NULL""").format(
-        projected=projected, extent=sql.Literal(EXTENT), buffer=sql.Literal(BUFFER), columns=columns,
-        table=sql.Identifier(source.table), geom=sql.Identifier(source.geom),
-        where=sql.SQL(source.where), in_area=in_area, layer=sql.Literal(source.name))
+        SELECT ST_AsMVT(feats, {layer}, {extent}, 'mvt') AS tile
+        FROM feats WHERE mvt IS NOT NULL""").format(
+        projected=projected,
+        extent=sql.Literal(EXTENT),
+        buffer=sql.Literal(BUFFER),
+        columns=columns,
+        table=sql.Identifier(source.table),
+        geom=sql.Identifier(source.geom),
+        where=sql.SQL(source.where),
+        in_area=in_area,
+        layer=sql.Literal(source.name),
+    )
 
 
 _TILE_QUERIES = {name: _tile_query(source) for name, source in TILE_SOURCES.items()}
 
 
 async def render_tile(conn: AsyncConnection, tile: TileAddress, area: str) -> bytes:
-    """Return the MVT bytes of ``tile`` limited to ``area`` (a code prefix); empty when no feature."""
+    """Return the MVT of ``tile`` limited to ``area`` (a code prefix); empty without features."""
     width_m = _WEB_MERCATOR_WIDTH_M / (1 << tile.z)
-    params = {"z": tile.z, "x": tile.x, "y": tile.y, "area": area,
-              "margin": BUFFER / EXTENT, "tolerance": width_m / EXTENT * SIMPLIFY_EXTENT_UNITS}
+    params = {
+        "z": tile.z,
+        "x": tile.x,
+        "y": tile.y,
+        "area": area,
+        "margin": BUFFER / EXTENT,
+        "tolerance": width_m / EXTENT * SIMPLIFY_EXTENT_UNITS,
+    }
     row = await one_row(conn, _TILE_QUERIES[tile.source.name], params)
     return bytes(row["tile"]) if row and row["tile"] else b""
 
 
 async def layer_version(conn: AsyncConnection, table: str) -> int:
-    """The current version of a layer: its ``layer_version_<table>`` sequence's last value."""
-    row = await one_row(conn, sql.SQL("SELECT last_value FROM {}").format(
-        sql.Identifier(f"layer_version_{table}")))
+    """Return a layer's version: its ``layer_version_<table>`` sequence's last value."""
+    row = await one_row(
+        conn, sql.SQL("SELECT last_value FROM {}").format(sql.Identifier(f"layer_version_{table}"))
+    )
     return int(row["last_value"]) if row else 0
 
 
@@ -139,7 +182,7 @@ class CachedTile:
 
 
 def tile_etag(layer: str, version: int, body: bytes) -> str:
-    """A strong ETag: the layer's version plus a digest of the bytes (same bytes, same tag)."""
+    """Return a strong ETag: the layer's version plus a digest of the bytes."""
     digest = hashlib.blake2b(body, digest_size=8).hexdigest()
     return f'"{layer}-{version}-{digest}"'
 
@@ -159,7 +202,7 @@ class TileCache:
         self.misses = 0
 
     def get(self, key: tuple[object, ...], version: int) -> CachedTile | None:
-        """The tile cached under ``key`` if it was rendered at ``version``."""
+        """Return the tile cached under ``key`` if it was rendered at ``version``."""
         entry = self._entries.get(key)
         if entry is None or entry.version != version:
             self.misses += 1
@@ -188,7 +231,9 @@ class TileCache:
         return len(self._entries)
 
 
-async def cached_tile(conn: AsyncConnection, cache: TileCache, tile: TileAddress, area: str) -> CachedTile:
+async def cached_tile(
+    conn: AsyncConnection, cache: TileCache, tile: TileAddress, area: str
+) -> CachedTile:
     """Return the tile from ``cache`` while its layer is unchanged, else render and cache it."""
     source = tile.source
     version = await layer_version(conn, source.table)

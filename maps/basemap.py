@@ -40,5 +40,11 @@ class Basemap:
 def add_basemap(m: folium.Map, basemap: Basemap) -> None:
     """Put the basemap's tiles under ``m``; nothing at all for a plain background."""
     if basemap.url_template:
-        folium.TileLayer(basemap.url_template, attr=basemap.attribution, name="basemap",
-                         overlay=False, control=False, max_zoom=basemap.max_zoom).add_to(m)
+        folium.TileLayer(
+            basemap.url_template,
+            attr=basemap.attribution,
+            name="basemap",
+            overlay=False,
+            control=False,
+            max_zoom=basemap.max_zoom,
+        ).add_to(m)

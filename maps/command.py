@@ -78,11 +78,19 @@ def _children_geojson(view: CommandView, breaks: list[float]) -> dict[str, Any]:
     for child in view.children:
         figures = by_code.get(child.code)
         value = figures.value(view.indicator) if figures else None
-        features.append({"type": "Feature", "id": child.code, "geometry": child.geometry, "properties": {
-            "code": child.code, "name": child.name,
-            "value": style.format_value(indicator_style, value),
-            "fill": style.shade(indicator_style, value, breaks),
-        }})
+        features.append(
+            {
+                "type": "Feature",
+                "id": child.code,
+                "geometry": child.geometry,
+                "properties": {
+                    "code": child.code,
+                    "name": child.name,
+                    "value": style.format_value(indicator_style, value),
+                    "fill": style.shade(indicator_style, value, breaks),
+                },
+            }
+        )
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -92,14 +100,36 @@ def _child_urls(view: CommandView) -> dict[str, str]:
 
 
 def _add_tiles(m: folium.Map, view: CommandView) -> dict[str, str]:
-    grids = VectorGridProtobuf(view.urls.tiles.replace("{layer}", "grids"), "网格 Grids", {
-        "vectorTileLayerStyles": {"grids": {"weight": 1, "color": style.GRID_LINE, "fill": False,
-                                            "opacity": 0.8}},
-        "minZoom": 10, "maxNativeZoom": 18, "interactive": False, "pane": "overlayPane"})
-    buildings = VectorGridProtobuf(view.urls.tiles.replace("{layer}", "buildings"), "建筑 Buildings", {
-        "vectorTileLayerStyles": {"buildings": {"weight": 0.5, "color": style.BUILDING_FILL,
-                                                "fill": True, "fillOpacity": 0.3}},
-        "minZoom": 15, "maxNativeZoom": 18, "interactive": False})
+    grids = VectorGridProtobuf(
+        view.urls.tiles.replace("{layer}", "grids"),
+        "网格 Grids",
+        {
+            "vectorTileLayerStyles": {
+                "grids": {"weight": 1, "color": style.GRID_LINE, "fill": False, "opacity": 0.8}
+            },
+            "minZoom": 10,
+            "maxNativeZoom": 18,
+            "interactive": False,
+            "pane": "overlayPane",
+        },
+    )
+    buildings = VectorGridProtobuf(
+        view.urls.tiles.replace("{layer}", "buildings"),
+        "建筑 Buildings",
+        {
+            "vectorTileLayerStyles": {
+                "buildings": {
+                    "weight": 0.5,
+                    "color": style.BUILDING_FILL,
+                    "fill": True,
+                    "fillOpacity": 0.3,
+                }
+            },
+            "minZoom": 15,
+            "maxNativeZoom": 18,
+            "interactive": False,
+        },
+    )
     grids.add_to(m)
     buildings.add_to(m)
     return {"grids": grids.get_name(), "buildings": buildings.get_name()}
@@ -108,12 +138,17 @@ def _add_tiles(m: folium.Map, view: CommandView) -> dict[str, str]:
 def _add_live_layers(m: folium.Map) -> dict[str, str]:
     """Empty containers that wall.js fills; each is one entry in the layer control."""
     layers: dict[str, str] = {}
-    cases = MarkerCluster(name="在办案件 Open cases", options={"chunkedLoading": True,
-                                                             "maxClusterRadius": 50})
+    cases = MarkerCluster(
+        name="在办案件 Open cases", options={"chunkedLoading": True, "maxClusterRadius": 50}
+    )
     cases.add_to(m)
     layers["cases"] = cases.get_name()
-    for key, name, show in (("teams", "队伍 Teams", True), ("waterlogging", "易涝点 Waterlogging", True),
-                            ("cameras", "摄像头 Cameras", False), ("stall_zones", "摊群点 Stall zones", True)):
+    for key, name, show in (
+        ("teams", "队伍 Teams", True),
+        ("waterlogging", "易涝点 Waterlogging", True),
+        ("cameras", "摄像头 Cameras", False),
+        ("stall_zones", "摊群点 Stall zones", True),
+    ):
         group = folium.FeatureGroup(name=name, show=show)
         group.add_to(m)
         layers[key] = group.get_name()
@@ -123,17 +158,31 @@ def _add_live_layers(m: folium.Map) -> dict[str, str]:
     return layers
 
 
-def _config(view: CommandView, m: folium.Map, children: folium.GeoJson, layers: dict[str, str]) -> str:
+def _config(
+    view: CommandView, m: folium.Map, children: folium.GeoJson, layers: dict[str, str]
+) -> str:
     child_urls = _child_urls(view)
     config = {
-        "map": m.get_name(), "children": children.get_name(), "layers": layers,
-        "area": view.area.code, "level": view.area.level, "bounds": view.area.bounds,
-        "live": view.urls.live, "childUrls": child_urls, "display": view.basemap.crs,
-        "refreshMs": view.refresh_s * 1000, "kiosk": view.kiosk, "cycleMs": view.kiosk_cycle_s * 1000,
-        "colours": {"cases": style.CASE_STATUS_COLOURS, "overdue": style.OVERDUE_COLOUR,
-                    "teams": style.TEAM_STATUS_COLOURS, "water": style.WATER_STATE_COLOURS,
-                    "cameras": {"true": style.CAMERA_COLOURS[True], "false": style.CAMERA_COLOURS[False]},
-                    "stall": style.STALL_FILL},
+        "map": m.get_name(),
+        "children": children.get_name(),
+        "layers": layers,
+        "area": view.area.code,
+        "level": view.area.level,
+        "bounds": view.area.bounds,
+        "live": view.urls.live,
+        "childUrls": child_urls,
+        "display": view.basemap.crs,
+        "refreshMs": view.refresh_s * 1000,
+        "kiosk": view.kiosk,
+        "cycleMs": view.kiosk_cycle_s * 1000,
+        "colours": {
+            "cases": style.CASE_STATUS_COLOURS,
+            "overdue": style.OVERDUE_COLOUR,
+            "teams": style.TEAM_STATUS_COLOURS,
+            "water": style.WATER_STATE_COLOURS,
+            "cameras": {"true": style.CAMERA_COLOURS[True], "false": style.CAMERA_COLOURS[False]},
+            "stall": style.STALL_FILL,
+        },
     }
     # "</" would close the script element the JSON sits in
     text = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")
@@ -145,25 +194,42 @@ def build_command_map(view: CommandView) -> folium.Map:
     if view.indicator not in style.INDICATOR_STYLES:
         raise ValueError(f"indicator must be one of {', '.join(style.INDICATOR_STYLES)}")
     west, south, east, north = view.area.bounds
-    m = folium.Map(location=[(south + north) / 2, (west + east) / 2], tiles=None,
-                   zoom_control=not view.kiosk, control_scale=True, prefer_canvas=False,
-                   max_zoom=view.basemap.max_zoom, maxZoom=view.basemap.max_zoom)
+    m = folium.Map(
+        location=[(south + north) / 2, (west + east) / 2],
+        tiles=None,
+        zoom_control=not view.kiosk,
+        control_scale=True,
+        prefer_canvas=False,
+        max_zoom=view.basemap.max_zoom,
+        maxZoom=view.basemap.max_zoom,
+    )
     m.fit_bounds([[south, west], [north, east]])
     add_basemap(m, view.basemap)
 
     breaks = style.class_breaks([c.value(view.indicator) for c in view.indicators])
     children = folium.GeoJson(
-        _children_geojson(view, breaks), name=panel.CHILD_NAMES[view.area.level],
-        style_function=lambda f: {"fillColor": f["properties"]["fill"], "fillOpacity": 0.45,
-                                  "color": "#e2e8f0", "weight": 1.5},
+        _children_geojson(view, breaks),
+        name=panel.CHILD_NAMES[view.area.level],
+        style_function=lambda f: {
+            "fillColor": f["properties"]["fill"],
+            "fillOpacity": 0.45,
+            "color": "#e2e8f0",
+            "weight": 1.5,
+        },
         highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.65},
-        tooltip=folium.GeoJsonTooltip(["name", "value"], aliases=["", style.INDICATOR_STYLES[
-            view.indicator].label.split(" ")[0]]),
+        tooltip=folium.GeoJsonTooltip(
+            ["name", "value"],
+            aliases=["", style.INDICATOR_STYLES[view.indicator].label.split(" ")[0]],
+        ),
     )
     children.add_to(m)
-    folium.GeoJson({"type": "Feature", "geometry": view.area.geometry, "properties": {}},
-                   name="边界 Boundary", control=False, interactive=False,
-                   style_function=lambda f: {"fill": False, "color": "#f8fafc", "weight": 3}).add_to(m)
+    folium.GeoJson(
+        {"type": "Feature", "geometry": view.area.geometry, "properties": {}},
+        name="边界 Boundary",
+        control=False,
+        interactive=False,
+        style_function=lambda f: {"fill": False, "color": "#f8fafc", "weight": 3},
+    ).add_to(m)
     layers = {**_add_tiles(m, view), **_add_live_layers(m)}
     folium.LayerControl(collapsed=view.kiosk).add_to(m)
     if not view.kiosk:
@@ -175,8 +241,12 @@ def build_command_map(view: CommandView) -> folium.Map:
     root.header.add_child(CssLink(WALL_CSS), name="wangge_wall_css")
     root.header.add_child(JavascriptLink(WALL_JS), name="wangge_wall_js")
     body = root.html
-    body.add_child(Element(panel.header_html(view.area.level, view.area.name, view.area.code, view.urls.up)))
-    body.add_child(Element(panel.panel_html(view.area.level, view.indicators, view.overdue, _child_urls(view))))
+    body.add_child(
+        Element(panel.header_html(view.area.level, view.area.name, view.area.code, view.urls.up))
+    )
+    body.add_child(
+        Element(panel.panel_html(view.area.level, view.indicators, view.overdue, _child_urls(view)))
+    )
     body.add_child(Element(panel.legend_html(view.indicator, breaks)))
     body.add_child(Element(_config(view, m, children, layers)))
     _StartWall().add_to(m)
@@ -184,5 +254,5 @@ def build_command_map(view: CommandView) -> folium.Map:
 
 
 def render_command_page(view: CommandView) -> str:
-    """The command view as one HTML page whose scripts and stylesheets all come from wangge."""
+    """Return the command view as HTML whose scripts and stylesheets all come from wangge."""
     return render_offline(build_command_map(view))

@@ -23,16 +23,26 @@ class IndicatorStyle:
     percent: bool = False
 
 
-INDICATOR_STYLES: dict[str, IndicatorStyle] = {s.key: s for s in (
-    IndicatorStyle("open_cases", "在办案件 Open cases", higher_is_worse=True),
-    IndicatorStyle("overdue_cases", "超期案件 Overdue cases", higher_is_worse=True),
-    IndicatorStyle("on_time_rate", "30天按期结案率 On-time closure (30 days)", higher_is_worse=False,
-                   percent=True),
-)}
+INDICATOR_STYLES: dict[str, IndicatorStyle] = {
+    s.key: s
+    for s in (
+        IndicatorStyle("open_cases", "在办案件 Open cases", higher_is_worse=True),
+        IndicatorStyle("overdue_cases", "超期案件 Overdue cases", higher_is_worse=True),
+        IndicatorStyle(
+            "on_time_rate",
+            "30天按期结案率 On-time closure (30 days)",
+            higher_is_worse=False,
+            percent=True,
+        ),
+    )
+}
 
 CASE_STATUS_COLOURS = {
-    "accepted": "#3b82f6", "dispatched": "#8b5cf6", "handling": "#f59e0b",
-    "feedback": "#14b8a6", "verified": "#22c55e",
+    "accepted": "#3b82f6",
+    "dispatched": "#8b5cf6",
+    "handling": "#f59e0b",
+    "feedback": "#14b8a6",
+    "verified": "#22c55e",
 }
 OVERDUE_COLOUR = "#ef4444"
 TEAM_STATUS_COLOURS = {"free": "#22c55e", "busy": "#f97316", "off_duty": "#94a3b8"}
@@ -44,14 +54,14 @@ CAMERA_COLOURS = {True: "#a3e635", False: "#64748b"}
 
 
 def format_value(style: IndicatorStyle, value: float | None) -> str:
-    """The indicator as shown in the panel: a count, or a percentage, or a dash for no data."""
+    """Return the indicator as shown: a count, a percentage, or a dash for no data."""
     if value is None:
         return "–"
     return f"{value:.0%}" if style.percent else f"{value:.0f}"
 
 
 def class_breaks(values: Sequence[float | None], steps: int = len(_REDS)) -> list[float]:
-    """Upper bounds of ``steps`` equal-width classes over the values present (at least one class)."""
+    """Return upper bounds of ``steps`` equal-width classes over the values present."""
     present = [v for v in values if v is not None]
     if not present:
         return []
@@ -63,7 +73,7 @@ def class_breaks(values: Sequence[float | None], steps: int = len(_REDS)) -> lis
 
 
 def shade(style: IndicatorStyle, value: float | None, breaks: Sequence[float]) -> str:
-    """The fill colour of ``value`` among ``breaks``; grey when there is no value."""
+    """Return the fill colour of ``value`` among ``breaks``; grey when there is no value."""
     if value is None or not breaks:
         return NO_DATA
     index = next((i for i, upper in enumerate(breaks) if value <= upper), len(breaks) - 1)
@@ -78,8 +88,11 @@ def legend_entries(style: IndicatorStyle, breaks: Sequence[float]) -> list[tuple
     entries = []
     lower: float | None = None
     for upper in breaks:
-        label = f"≤ {format_value(style, upper)}" if lower is None else (
-            f"{format_value(style, lower)} – {format_value(style, upper)}")
+        label = (
+            f"≤ {format_value(style, upper)}"
+            if lower is None
+            else (f"{format_value(style, lower)} – {format_value(style, upper)}")
+        )
         entries.append((shade(style, upper, breaks), label))
         lower = upper
     entries.append((NO_DATA, "无数据 no data"))

@@ -110,3 +110,15 @@ def sync_ro(demo_ro: str) -> Iterator[psycopg.Connection]:
     """A plain connection to the read-only demo database, for independent checks."""
     with psycopg.connect(demo_ro, autocommit=True) as conn:
         yield conn
+
+
+def token_headers(secret: str, role: str, area: str = "340111") -> dict[str, str]:
+    """Headers with a bearer token for ``role`` in ``area`` signed with ``secret``."""
+    from api.auth import issue_token
+
+    return {"Authorization": f"Bearer {issue_token(secret, role, area)}"}
+
+
+def auth(client: TestClient, role: str, area: str = "340111") -> dict[str, str]:
+    """Headers with a bearer token for ``role`` in ``area`` (signed by the app's secret)."""
+    return token_headers(client.app.state.token_secret, role, area)

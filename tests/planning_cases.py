@@ -77,13 +77,19 @@ BUILDING_POINTS = [(50, 50, 10, 4), (150, 150, 20, 8), (195, 100, 30, 12), (300,
 CAMERA_POINTS = [(100, 100), (350, 50)]
 
 
+def lonlat(points: list[tuple[float, float]]) -> np.ndarray:
+    """Zone points → an ``(n, 2)`` WGS84 array."""
+    xy = np.array(points, dtype=float)
+    return np.column_stack(_TO_WGS84.transform(xy[:, 0], xy[:, 1]))
+
+
 def assets() -> Assets:
-    """Buildings and cameras at :data:`BUILDING_POINTS` / :data:`CAMERA_POINTS` (zone metres)."""
-    bxy = np.array([(X0 + x, Y0 + y) for x, y, _, _ in BUILDING_POINTS])
+    """Buildings and cameras at :data:`BUILDING_POINTS` / :data:`CAMERA_POINTS`, in WGS84."""
+    bxy = lonlat([(X0 + x, Y0 + y) for x, y, _, _ in BUILDING_POINTS])
     buildings = AssetPoints(np.arange(1, 5), [f"b{i}" for i in range(1, 5)], bxy,
                             {"residents": np.array([r for *_, r, _ in BUILDING_POINTS], dtype=float),
                              "households": np.array([h for *_, h in BUILDING_POINTS], dtype=float)})
-    cxy = np.array([(X0 + x, Y0 + y) for x, y in CAMERA_POINTS])
+    cxy = lonlat([(X0 + x, Y0 + y) for x, y in CAMERA_POINTS])
     cameras = AssetPoints(np.arange(1, 3), ["c1", "c2"], cxy)
     return Assets(buildings, cameras, AssetPoints.empty(), AssetPoints.empty(), AssetPoints.empty())
 

@@ -25,8 +25,16 @@ from layers.cluster import free_port
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -72,8 +80,11 @@ class PageLog:
             self.errors.append(f"console: {message.text}")
 
     def external(self) -> list[str]:
-        return [u for u in self.requests if urlsplit(u).scheme not in ("data", "blob")
-                and urlsplit(u).hostname not in LOOPBACK]
+        return [
+            u
+            for u in self.requests
+            if urlsplit(u).scheme not in ("data", "blob") and urlsplit(u).hostname not in LOOPBACK
+        ]
 
 
 def open_district(browser: Browser, base: str, token: str) -> tuple[Page, PageLog]:
@@ -103,7 +114,8 @@ def test_district_view_draws_offline(server: tuple[str, str], browser: Browser) 
     assert any("/live/340111/cases" in u for u in log.requests)
     drawn = page.evaluate("""() => {
         let cases = 0;
-        const group = window[JSON.parse(document.getElementById('wangge-config').textContent).layers.cases];
+        const config = JSON.parse(document.getElementById('wangge-config').textContent);
+        const group = window[config.layers.cases];
         group.eachLayer(() => { cases += 1; });
         return {cases, grids: document.querySelectorAll('svg.leaflet-tile path').length,
                 clock: document.getElementById('wg-clock').textContent,
@@ -114,11 +126,14 @@ def test_district_view_draws_offline(server: tuple[str, str], browser: Browser) 
     page.close()
 
 
-def test_click_on_a_street_opens_its_view(server: tuple[str, str], browser: Browser,
-                                           sync_ro: psycopg.Connection) -> None:
+def test_click_on_a_street_opens_its_view(
+    server: tuple[str, str], browser: Browser, sync_ro: psycopg.Connection
+) -> None:
     base, token = server
-    row = sync_ro.execute("SELECT code, ST_X(p), ST_Y(p) FROM (SELECT code, ST_PointOnSurface(geom) p "
-                          "FROM streets ORDER BY ST_Area(geom) DESC LIMIT 1) s").fetchone()
+    row = sync_ro.execute(
+        "SELECT code, ST_X(p), ST_Y(p) FROM (SELECT code, ST_PointOnSurface(geom) p "
+        "FROM streets ORDER BY ST_Area(geom) DESC LIMIT 1) s"
+    ).fetchone()
     assert row is not None
     code, lon, lat = row
     page, log = open_district(browser, base, token)
@@ -132,7 +147,9 @@ def test_click_on_a_street_opens_its_view(server: tuple[str, str], browser: Brow
     assert f"/maps/street/{code.strip()}" in page.url
     page.wait_for_function("document.querySelectorAll('svg.leaflet-tile path').length > 10")
     page.screenshot(path=str(ARTIFACTS / "street_view.png"))
-    assert "/maps/district/340111" in page.locator(".wg-up").get_attribute("href")  # the way back up
+    assert "/maps/district/340111" in page.locator(".wg-up").get_attribute(
+        "href"
+    )  # the way back up
     assert log.external() == [] and log.errors == []
     page.close()
 

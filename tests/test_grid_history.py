@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from planning_cases import COMMUNITY, GRID_A, grid_code, insert_community
-from test_planning_api import auth, split_a
+
+from tests.planning_cases import COMMUNITY, GRID_A, grid_code, insert_community
+from tests.test_planning_api import auth, split_a
 
 
 @pytest.fixture

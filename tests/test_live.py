@@ -1,4 +1,4 @@
-"""The live endpoints a map wall polls: bbox-limited GeoJSON, 304 when unchanged, closed cases leave."""
+"""Live endpoints a map wall polls: bbox-limited GeoJSON, 304 when unchanged."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ BAOHE = "117.0,31.5,117.6,32.0"
 
 
 def auth(client: TestClient, area: str = "340111") -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(client.app.state.token_secret, 'operator', area)}"}
+    return {
+        "Authorization": f"Bearer {issue_token(client.app.state.token_secret, 'operator', area)}"
+    }
 
 
 def test_open_cases_are_geojson_in_the_bbox(client_ro: TestClient) -> None:
@@ -20,21 +22,34 @@ def test_open_cases_are_geojson_in_the_bbox(client_ro: TestClient) -> None:
     assert r.status_code == 200 and r.headers["content-type"].startswith("application/geo+json")
     features = r.json()["features"]
     assert features
-    assert {f["properties"]["status"] for f in features} <= {"accepted", "dispatched", "handling",
-                                                            "feedback", "verified"}
+    assert {f["properties"]["status"] for f in features} <= {
+        "accepted",
+        "dispatched",
+        "handling",
+        "feedback",
+        "verified",
+    }
     lon, lat = features[0]["geometry"]["coordinates"]
     small = f"{lon - 0.001},{lat - 0.001},{lon + 0.001},{lat + 0.001}"
-    near = client_ro.get("/live/340111/cases", params={"bbox": small}, headers=auth(client_ro)).json()
+    near = client_ro.get(
+        "/live/340111/cases", params={"bbox": small}, headers=auth(client_ro)
+    ).json()
     assert 0 < len(near["features"]) < len(features)
 
 
 def test_unchanged_layer_answers_304(client_ro: TestClient) -> None:
     first = client_ro.get("/live/340111/teams", params={"bbox": BAOHE}, headers=auth(client_ro))
-    again = client_ro.get("/live/340111/teams", params={"bbox": BAOHE},
-                          headers={**auth(client_ro), "If-None-Match": first.headers["etag"]})
+    again = client_ro.get(
+        "/live/340111/teams",
+        params={"bbox": BAOHE},
+        headers={**auth(client_ro), "If-None-Match": first.headers["etag"]},
+    )
     assert again.status_code == 304
-    other_box = client_ro.get("/live/340111/teams", params={"bbox": "117.2,31.7,117.3,31.8"},
-                              headers={**auth(client_ro), "If-None-Match": first.headers["etag"]})
+    other_box = client_ro.get(
+        "/live/340111/teams",
+        params={"bbox": "117.2,31.7,117.3,31.8"},
+        headers={**auth(client_ro), "If-None-Match": first.headers["etag"]},
+    )
     assert other_box.status_code == 200
 
 
@@ -42,15 +57,24 @@ def test_a_closed_case_leaves_the_live_layer(client_rw: TestClient, demo_rw: str
     first = client_rw.get("/live/340111/cases", params={"bbox": BAOHE}, headers=auth(client_rw))
     case_id = first.json()["features"][0]["id"]
     with psycopg.connect(demo_rw, autocommit=True) as conn:
-        conn.execute("UPDATE incidents SET status = 'closed', closed_at = now() WHERE id = %s", (case_id,))
-    after = client_rw.get("/live/340111/cases", params={"bbox": BAOHE},
-                          headers={**auth(client_rw), "If-None-Match": first.headers["etag"]})
+        conn.execute(
+            "UPDATE incidents SET status = 'closed', closed_at = now() WHERE id = %s", (case_id,)
+        )
+    after = client_rw.get(
+        "/live/340111/cases",
+        params={"bbox": BAOHE},
+        headers={**auth(client_rw), "If-None-Match": first.headers["etag"]},
+    )
     assert after.status_code == 200
     assert case_id not in {f["id"] for f in after.json()["features"]}
 
 
-def test_street_token_sees_only_its_street(client_ro: TestClient, sync_ro: psycopg.Connection) -> None:
-    street = sync_ro.execute("SELECT street_code FROM incidents WHERE status = 'accepted' LIMIT 1").fetchone()
+def test_street_token_sees_only_its_street(
+    client_ro: TestClient, sync_ro: psycopg.Connection
+) -> None:
+    street = sync_ro.execute(
+        "SELECT street_code FROM incidents WHERE status = 'accepted' LIMIT 1"
+    ).fetchone()
     assert street is not None
     code = street[0]
     r = client_ro.get(f"/live/{code}/cases", params={"bbox": BAOHE}, headers=auth(client_ro, code))
@@ -76,15 +100,28 @@ def test_heat_is_summed_cells(client_ro: TestClient) -> None:
 
 
 def test_gcj02_display_shifts_points(client_ro: TestClient) -> None:
-    plain = client_ro.get("/live/340111/cameras", params={"bbox": BAOHE}, headers=auth(client_ro)).json()
-    shifted = client_ro.get("/live/340111/cameras", params={"bbox": BAOHE, "display": "gcj02"},
-                            headers=auth(client_ro)).json()
-    a, b = plain["features"][0]["geometry"]["coordinates"], shifted["features"][0]["geometry"]["coordinates"]
+    plain = client_ro.get(
+        "/live/340111/cameras", params={"bbox": BAOHE}, headers=auth(client_ro)
+    ).json()
+    shifted = client_ro.get(
+        "/live/340111/cameras", params={"bbox": BAOHE, "display": "gcj02"}, headers=auth(client_ro)
+    ).json()
+    a, b = (
+        plain["features"][0]["geometry"]["coordinates"],
+        shifted["features"][0]["geometry"]["coordinates"],
+    )
     assert 0.001 < abs(b[0] - a[0]) < 0.01  # hundreds of metres east, as GCJ-02 does near Hefei
 
 
-@pytest.mark.parametrize(("path", "status"), [
-    ("/live/340111/cases?bbox=1,2,3", 422), ("/live/340111/cases?bbox=a,b,c,d", 422),
-    ("/live/34011/cases", 422), ("/live/340111/secrets", 422), ("/live/340111/cases?display=bd09", 422)])
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/live/340111/cases?bbox=1,2,3", 422),
+        ("/live/340111/cases?bbox=a,b,c,d", 422),
+        ("/live/34011/cases", 422),
+        ("/live/340111/secrets", 422),
+        ("/live/340111/cases?display=bd09", 422),
+    ],
+)
 def test_bad_live_requests(client_ro: TestClient, path: str, status: int) -> None:
     assert client_ro.get(path, headers=auth(client_ro)).status_code == status

@@ -19,29 +19,57 @@ from maps import style
 from maps.assets import unknown_external_urls
 from maps.basemap import Basemap
 from maps.command import CommandView, render_command_page
-from conftest import make_client
+from tests.conftest import make_client
 
-SQUARE = {"type": "Polygon", "coordinates": [[[117.2, 31.8], [117.3, 31.8], [117.3, 31.9], [117.2, 31.9],
-                                              [117.2, 31.8]]]}
+SQUARE = {
+    "type": "Polygon",
+    "coordinates": [[[117.2, 31.8], [117.3, 31.8], [117.3, 31.9], [117.2, 31.9], [117.2, 31.8]]],
+}
 
 
 def sample_view(**overrides: object) -> CommandView:
-    area = Area("district", "340111", "包河区", {"type": "MultiPolygon", "coordinates": [SQUARE["coordinates"]]},
-                (117.2, 31.8, 117.3, 31.9), None)
-    children = [ChildOutline("340111001", "Street <One>", SQUARE), ChildOutline("340111002", "Street Two", SQUARE)]
-    indicators = [ChildIndicators("340111001", "Street <One>", 10, 3, 4, 3),
-                  ChildIndicators("340111002", "Street Two", 2, 0, 0, 0)]
-    overdue = [OverdueCase(7, "占道经营", "handling", datetime(2026, 1, 2, 3, 4, tzinfo=UTC), "芜湖路1号",
-                           "340111001")]
+    area = Area(
+        "district",
+        "340111",
+        "包河区",
+        {"type": "MultiPolygon", "coordinates": [SQUARE["coordinates"]]},
+        (117.2, 31.8, 117.3, 31.9),
+        None,
+    )
+    children = [
+        ChildOutline("340111001", "Street <One>", SQUARE),
+        ChildOutline("340111002", "Street Two", SQUARE),
+    ]
+    indicators = [
+        ChildIndicators("340111001", "Street <One>", 10, 3, 4, 3),
+        ChildIndicators("340111002", "Street Two", 2, 0, 0, 0),
+    ]
+    overdue = [
+        OverdueCase(
+            7,
+            "占道经营",
+            "handling",
+            datetime(2026, 1, 2, 3, 4, tzinfo=UTC),
+            "芜湖路1号",
+            "340111001",
+        )
+    ]
     values: dict[str, object] = {
-        "area": area, "children": children, "indicators": indicators, "overdue": overdue,
-        "indicator": "open_cases", "urls": view_urls("", "district", "340111", "open_cases", False)}
+        "area": area,
+        "children": children,
+        "indicators": indicators,
+        "overdue": overdue,
+        "indicator": "open_cases",
+        "urls": view_urls("", "district", "340111", "open_cases", False),
+    }
     values.update(overrides)
     return CommandView(**values)  # type: ignore[arg-type]
 
 
 def config_of(html: str) -> dict:
-    match = re.search(r'<script type="application/json" id="wangge-config">(.*?)</script>', html, re.S)
+    match = re.search(
+        r'<script type="application/json" id="wangge-config">(.*?)</script>', html, re.S
+    )
     assert match is not None
     return json.loads(match.group(1))
 
@@ -49,8 +77,16 @@ def config_of(html: str) -> dict:
 def test_page_has_layers_urls_and_bounds() -> None:
     html = render_command_page(sample_view())
     assert unknown_external_urls(html) == []
-    for name in ("网格 Grids", "建筑 Buildings", "在办案件 Open cases", "队伍 Teams", "易涝点 Waterlogging",
-                 "摄像头 Cameras", "摊群点 Stall zones", "近7天热力 Case heat (7 days)"):
+    for name in (
+        "网格 Grids",
+        "建筑 Buildings",
+        "在办案件 Open cases",
+        "队伍 Teams",
+        "易涝点 Waterlogging",
+        "摄像头 Cameras",
+        "摊群点 Stall zones",
+        "近7天热力 Case heat (7 days)",
+    ):
         assert json.dumps(name)[1:-1] in html  # layer names sit in the script, JSON-escaped
     assert "L.control.layers" in html
     assert "/tiles/grids/{z}/{x}/{y}.pbf" in html and "/tiles/buildings/{z}/{x}/{y}.pbf" in html
@@ -99,7 +135,9 @@ def test_community_children_have_no_view() -> None:
 
 def test_basemap_is_configurable_and_plain_by_default() -> None:
     assert "L.tileLayer(" not in render_command_page(sample_view())
-    html = render_command_page(sample_view(basemap=Basemap("http://tiles.local/{z}/{x}/{y}.png", "© city", "gcj02")))
+    html = render_command_page(
+        sample_view(basemap=Basemap("http://tiles.local/{z}/{x}/{y}.png", "© city", "gcj02"))
+    )
     assert 'L.tileLayer(\n                "http://tiles.local/{z}/{x}/{y}.png"' in html
     assert json.dumps("© city")[1:-1] in html
     assert config_of(html)["display"] == "gcj02"
@@ -117,6 +155,7 @@ def test_gcj02_display_shifts_overlays_not_data() -> None:
 
 
 # --- the routes, on the demo city ------------------------------------------------------------
+
 
 def token(client: TestClient, area: str = "340111") -> str:
     return issue_token(client.app.state.token_secret, "operator", area)
@@ -147,30 +186,47 @@ def test_street_and_community_views(client_ro: TestClient) -> None:
     street = client_ro.get(f"/maps/street/{street_code}", headers=headers)
     assert street.status_code == 200 and "/maps/district/340111" in street.text
     community_code = sorted(config_of(street.text)["childUrls"])[0]
-    community = client_ro.get(f"/maps/community/{community_code}", params={"indicator": "on_time_rate"},
-                              headers=headers)
+    community = client_ro.get(
+        f"/maps/community/{community_code}", params={"indicator": "on_time_rate"}, headers=headers
+    )
     assert community.status_code == 200
     assert config_of(community.text)["childUrls"] == {}
 
 
-@pytest.mark.parametrize(("path", "status"), [
-    ("/maps/district/34011", 422), ("/maps/district/340111001", 422), ("/maps/town/340111", 422),
-    ("/maps/district/340111?indicator=bogus", 422), ("/maps/district/999999", 404)])
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/maps/district/34011", 422),
+        ("/maps/district/340111001", 422),
+        ("/maps/town/340111", 422),
+        ("/maps/district/340111?indicator=bogus", 422),
+        ("/maps/district/999999", 404),
+    ],
+)
 def test_bad_view_requests(client_ro: TestClient, path: str, status: int) -> None:
     admin = issue_token(client_ro.app.state.token_secret, "admin", "999999")
     area_token = token(client_ro) if "999999" not in path else admin
-    assert client_ro.get(path, headers={"Authorization": f"Bearer {area_token}"}).status_code == status
+    assert (
+        client_ro.get(path, headers={"Authorization": f"Bearer {area_token}"}).status_code == status
+    )
 
 
 def test_maps_redirects_to_the_callers_area(client_ro: TestClient) -> None:
-    r = client_ro.get("/maps", headers={"Authorization": f"Bearer {token(client_ro, '340111001')}"},
-                      follow_redirects=False)
+    r = client_ro.get(
+        "/maps",
+        headers={"Authorization": f"Bearer {token(client_ro, '340111001')}"},
+        follow_redirects=False,
+    )
     assert r.status_code == 303 and r.headers["location"].endswith("/maps/street/340111001")
 
 
 def test_gcj02_basemap_shifts_the_page(demo_ro: str) -> None:
-    with make_client(demo_ro, basemap_url="http://tiles.local/{z}/{x}/{y}.png", basemap_attribution="© city",
-                     basemap_crs="gcj02") as client:
+    with make_client(
+        demo_ro,
+        basemap_url="http://tiles.local/{z}/{x}/{y}.png",
+        basemap_attribution="© city",
+        basemap_crs="gcj02",
+    ) as client:
         html = client.get("/maps/district/340111", params={"token": token(client)}).text
     assert config_of(html)["display"] == "gcj02"
     assert "http://tiles.local/{z}/{x}/{y}.png" in html

@@ -8,7 +8,6 @@ import numpy as np
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from planning_cases import X0, Y0, wgs84
 from shapely.geometry import Polygon
 
 from geo.crs import WGS84
@@ -17,6 +16,7 @@ from geo.planning.grids import CurrentGrid
 from geo.planning.metric import MetricFrame
 from geo.planning.operations import apply_operations
 from geo.planning.partition import suggest_partition
+from tests.planning_cases import X0, Y0, lonlat, wgs84
 
 FRAME = MetricFrame(4548)
 
@@ -34,7 +34,8 @@ def communities(draw: st.DrawFn) -> Polygon:
 
 
 def tiles(area: Polygon, grids: list[shapely.Geometry]) -> bool:
-    result = check_coverage([str(i) for i in range(len(grids))], np.asarray(grids, dtype=object), area)
+    """Whether WGS84 ``grids`` tile WGS84 ``area``."""
+    result = check_coverage([str(i) for i in range(len(grids))], np.asarray(grids, dtype=object), area, FRAME)
     return result.tiles
 
 
@@ -46,19 +47,21 @@ def test_a_suggestion_tiles_its_community(area: Polygon, count: int, buildings: 
     xy = rng.uniform((minx, miny), (maxx, maxy), size=(buildings, 2))
     xy = xy[shapely.contains_xy(area, xy[:, 0], xy[:, 1])]
     weight = rng.integers(0, 80, len(xy)).astype(float) + 1
-    partition = suggest_partition(area, xy, weight, count, seed)
+    community = wgs84(area)
+    partition = suggest_partition(community, lonlat(list(map(tuple, xy))) if len(xy) else xy, weight, count,
+                                  FRAME, seed)
     assert 1 <= len(partition.grids) <= count
     assert all(g.is_valid and not g.is_empty for g in partition.grids)
-    assert tiles(area, partition.grids)
-    assert math.isclose(sum(g.area for g in partition.grids), area.area, rel_tol=1e-9)
+    assert tiles(community, partition.grids)
+    assert math.isclose(sum(g.area for g in partition.grids), community.area, rel_tol=1e-9)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(area=communities(), count=st.integers(3, 12), pick=st.integers(0, 100), angle=st.floats(0, math.pi),
        seed=st.integers(0, 2**16))
 def test_splitting_a_tiling_still_tiles(area: Polygon, count: int, pick: int, angle: float, seed: int) -> None:
-    metric = suggest_partition(area, np.empty((0, 2)), np.empty(0), count, seed).grids
-    current = [CurrentGrid(i + 1, f"340111001901{i + 1:03d}", str(i), wgs84(g)) for i, g in enumerate(metric)]
+    grids = suggest_partition(wgs84(area), np.empty((0, 2)), np.empty(0), count, FRAME, seed).grids
+    current = [CurrentGrid(i + 1, f"340111001901{i + 1:03d}", str(i), g) for i, g in enumerate(grids)]
     target = current[pick % len(current)]
     centre = FRAME.to_metric(target.geom).representative_point()
     dx, dy = 3000 * math.cos(angle), 3000 * math.sin(angle)
@@ -66,6 +69,5 @@ def test_splitting_a_tiling_still_tiles(area: Polygon, count: int, pick: int, an
     line_wgs = [list(p) for p in shapely.get_coordinates(wgs84(line))]
     planned = apply_operations(current, [{"op": "split", "grid": target.code, "line": line_wgs}], WGS84)
     community = shapely.coverage_union_all([g.geom for g in current])
-    geoms = [FRAME.to_metric(p.geom) for p in planned]
     assert len(planned) >= len(current) + 1
-    assert tiles(FRAME.to_metric(community), geoms), (area.wkt, count, pick, angle, seed)
+    assert tiles(community, [p.geom for p in planned])

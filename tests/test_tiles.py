@@ -24,14 +24,18 @@ def lonlat_to_tile(lon: float, lat: float, z: int) -> tuple[int, int]:
 
 
 def auth(client: TestClient, area: str = DISTRICT) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(client.app.state.token_secret, 'operator', area)}"}
+    return {
+        "Authorization": f"Bearer {issue_token(client.app.state.token_secret, 'operator', area)}"
+    }
 
 
 @pytest.fixture(scope="module")
 def grid_point(sync_ro: psycopg.Connection) -> tuple[float, float, str]:
     """A point inside one current grid, and the grid's code."""
-    row = sync_ro.execute("SELECT ST_X(p), ST_Y(p), code FROM (SELECT ST_PointOnSurface(geom) p, code "
-                          "FROM grids WHERE valid_to IS NULL ORDER BY code LIMIT 1) g").fetchone()
+    row = sync_ro.execute(
+        "SELECT ST_X(p), ST_Y(p), code FROM (SELECT ST_PointOnSurface(geom) p, code "
+        "FROM grids WHERE valid_to IS NULL ORDER BY code LIMIT 1) g"
+    ).fetchone()
     assert row is not None
     return row[0], row[1], row[2]
 
@@ -57,8 +61,9 @@ def test_tile_cache_serves_only_its_version_and_evicts_by_bytes() -> None:
     assert len(cache) == 1 and cache.get(("a",), 1) is None
 
 
-def test_grid_tile_decodes_to_the_grid_inside_its_extent(client_ro: TestClient,
-                                                          grid_point: tuple[float, float, str]) -> None:
+def test_grid_tile_decodes_to_the_grid_inside_its_extent(
+    client_ro: TestClient, grid_point: tuple[float, float, str]
+) -> None:
     lon, lat, code = grid_point
     x, y = lonlat_to_tile(lon, lat, 14)
     r = client_ro.get(f"/tiles/grids/14/{x}/{y}.pbf", headers=auth(client_ro))
@@ -79,22 +84,36 @@ def test_grid_tile_decodes_to_the_grid_inside_its_extent(client_ro: TestClient,
         assert all(-64 <= v <= EXTENT + 64 for v in values)
 
 
-def test_tile_is_limited_to_the_callers_area(client_ro: TestClient, grid_point: tuple[float, float, str]) -> None:
+def test_tile_is_limited_to_the_callers_area(
+    client_ro: TestClient, grid_point: tuple[float, float, str]
+) -> None:
     lon, lat, code = grid_point
     x, y = lonlat_to_tile(lon, lat, 14)
     r = client_ro.get(f"/tiles/grids/14/{x}/{y}.pbf", headers=auth(client_ro, code[:12]))
-    codes = {f["properties"]["code"] for f in mapbox_vector_tile.decode(r.content)["grids"]["features"]}
+    codes = {
+        f["properties"]["code"] for f in mapbox_vector_tile.decode(r.content)["grids"]["features"]
+    }
     assert codes and all(c.startswith(code[:12]) for c in codes)
 
 
 def test_empty_tiles_are_204(client_ro: TestClient) -> None:
     assert client_ro.get("/tiles/grids/14/0/0.pbf", headers=auth(client_ro)).status_code == 204
     # buildings are not drawn below zoom 15
-    assert client_ro.get("/tiles/buildings/10/853/415.pbf", headers=auth(client_ro)).status_code == 204
+    assert (
+        client_ro.get("/tiles/buildings/10/853/415.pbf", headers=auth(client_ro)).status_code == 204
+    )
 
 
-@pytest.mark.parametrize("path", ["/tiles/grids/23/0/0.pbf", "/tiles/grids/3/8/0.pbf", "/tiles/grids/3/0/-1.pbf",
-                                  "/tiles/grids/x/0/0.pbf", "/tiles/grids/99999999999999999999/0/0.pbf"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/tiles/grids/23/0/0.pbf",
+        "/tiles/grids/3/8/0.pbf",
+        "/tiles/grids/3/0/-1.pbf",
+        "/tiles/grids/x/0/0.pbf",
+        "/tiles/grids/99999999999999999999/0/0.pbf",
+    ],
+)
 def test_out_of_range_tiles_are_422(client_ro: TestClient, path: str) -> None:
     r = client_ro.get(path, headers=auth(client_ro))
     assert r.status_code == 422, r.text
@@ -108,15 +127,21 @@ def test_unknown_layer_is_404_and_no_token_is_401(client_ro: TestClient) -> None
 def test_etag_answers_304(client_ro: TestClient, grid_point: tuple[float, float, str]) -> None:
     x, y = lonlat_to_tile(grid_point[0], grid_point[1], 13)
     first = client_ro.get(f"/tiles/grids/13/{x}/{y}.pbf", headers=auth(client_ro))
-    again = client_ro.get(f"/tiles/grids/13/{x}/{y}.pbf",
-                          headers={**auth(client_ro), "If-None-Match": first.headers["etag"]})
+    again = client_ro.get(
+        f"/tiles/grids/13/{x}/{y}.pbf",
+        headers={**auth(client_ro), "If-None-Match": first.headers["etag"]},
+    )
     assert again.status_code == 304 and again.content == b""
 
 
-def test_a_change_to_the_layer_invalidates_the_cached_tile(client_rw: TestClient, demo_rw: str) -> None:
+def test_a_change_to_the_layer_invalidates_the_cached_tile(
+    client_rw: TestClient, demo_rw: str
+) -> None:
     with psycopg.connect(demo_rw, autocommit=True) as conn:
-        row = conn.execute("SELECT ST_X(p), ST_Y(p), id FROM (SELECT ST_PointOnSurface(geom) p, id "
-                           "FROM grids WHERE valid_to IS NULL ORDER BY id LIMIT 1) g").fetchone()
+        row = conn.execute(
+            "SELECT ST_X(p), ST_Y(p), id FROM (SELECT ST_PointOnSurface(geom) p, id "
+            "FROM grids WHERE valid_to IS NULL ORDER BY id LIMIT 1) g"
+        ).fetchone()
         assert row is not None
         lon, lat, grid_id = row
         x, y = lonlat_to_tile(lon, lat, 15)
@@ -126,25 +151,37 @@ def test_a_change_to_the_layer_invalidates_the_cached_tile(client_rw: TestClient
         conn.execute("UPDATE grids SET name = 'renamed grid' WHERE id = %s", (grid_id,))
     after = client_rw.get(url, headers=auth(client_rw))
     assert after.headers["etag"] != before.headers["etag"]
-    names = {f["properties"]["name"] for f in mapbox_vector_tile.decode(after.content)["grids"]["features"]}
+    names = {
+        f["properties"]["name"]
+        for f in mapbox_vector_tile.decode(after.content)["grids"]["features"]
+    }
     assert "renamed grid" in names
 
 
-def test_case_tiles_hold_open_cases_only(client_ro: TestClient, sync_ro: psycopg.Connection) -> None:
-    row = sync_ro.execute("SELECT ST_X(geom), ST_Y(geom) FROM incidents WHERE status = 'accepted' "
-                          "ORDER BY id LIMIT 1").fetchone()
+def test_case_tiles_hold_open_cases_only(
+    client_ro: TestClient, sync_ro: psycopg.Connection
+) -> None:
+    row = sync_ro.execute(
+        "SELECT ST_X(geom), ST_Y(geom) FROM incidents WHERE status = 'accepted' ORDER BY id LIMIT 1"
+    ).fetchone()
     assert row is not None
     x, y = lonlat_to_tile(row[0], row[1], 14)
     r = client_ro.get(f"/tiles/incidents/14/{x}/{y}.pbf", headers=auth(client_ro))
     features = mapbox_vector_tile.decode(r.content)["incidents"]["features"]
     assert features and all(f["geometry"]["type"] == "Point" for f in features)
-    assert {f["properties"]["status"] for f in features} <= {"accepted", "dispatched", "handling",
-                                                            "feedback", "verified"}
+    assert {f["properties"]["status"] for f in features} <= {
+        "accepted",
+        "dispatched",
+        "handling",
+        "feedback",
+        "verified",
+    }
 
 
 def test_building_tiles_at_high_zoom(client_ro: TestClient, sync_ro: psycopg.Connection) -> None:
-    row = sync_ro.execute("SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM buildings "
-                          "ORDER BY id LIMIT 1").fetchone()
+    row = sync_ro.execute(
+        "SELECT ST_X(ST_Centroid(geom)), ST_Y(ST_Centroid(geom)) FROM buildings ORDER BY id LIMIT 1"
+    ).fetchone()
     assert row is not None
     x, y = lonlat_to_tile(row[0], row[1], 16)
     r = client_ro.get(f"/tiles/buildings/16/{x}/{y}.pbf", headers=auth(client_ro))

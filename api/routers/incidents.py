@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Query, Response
 from fastapi.encoders import jsonable_encoder
@@ -19,7 +19,7 @@ from layers.loop import TRANSITIONS
 
 router = APIRouter(tags=["incidents"])
 IncidentId = Annotated[int, Path(ge=1, le=2**62)]
-ActionName = Literal[tuple(TRANSITIONS)]  # type: ignore[valid-type]
+ACTION_PATTERN = f"^({'|'.join(TRANSITIONS)})$"
 
 
 async def _new_case(conn: ConnDep, body: NewIncident, key: str | None) -> incidents.NewCase:
@@ -81,11 +81,16 @@ async def read_incident(incident_id: IncidentId, conn: ConnDep, principal: Curre
 
 
 @router.post("/incidents/{incident_id}/{action}", summary="Take a step of the closed loop")
-async def act(incident_id: IncidentId, action: Annotated[ActionName, Path()], conn: ConnDep,
+async def act(incident_id: IncidentId, action: Annotated[str, Path(pattern=ACTION_PATTERN)], conn: ConnDep,
               principal: CurrentPrincipal,
               body: Annotated[Action | None, Body()] = None) -> Response:
-    """dispatch (team optional: nearest free), handle, feedback, verify, close, return, reject,
-    reassign, mark_duplicate or escalate; 409 when the case's state does not allow it."""
+    """Take one step: dispatch, handle, feedback, verify, close, return, reject, reassign, ...
+
+    ``dispatch`` takes an optional ``team_id`` (default: the nearest free
+    team); ``mark_duplicate`` needs ``duplicate_of``; ``return``, ``reject``,
+    ``reassign`` and ``escalate`` need a ``reason``. 409 when the case's
+    state does not allow the step.
+    """
     body = body or Action()
     case = await incidents.act(conn, incident_id, action, principal, body.reason, body.team_id,
                                body.duplicate_of)

@@ -74,20 +74,37 @@ LiveName = Literal["cases", "teams", "waterlogging", "cameras", "stall_zones", "
 Display = Literal["wgs84", "gcj02"]
 
 
-def live_etag(name: str, area: str, bbox: BBox, shown: str, versions: dict[str, int], clock_s: int) -> str:
-    """An ETag over what decides the answer: layer versions, the request, and the clock bucket."""
+def live_etag(
+    name: str, area: str, bbox: BBox, shown: str, versions: dict[str, int], clock_s: int
+) -> str:
+    """Return an ETag over layer versions, the request and the clock bucket."""
     tick = int(time.time() // clock_s) if clock_s else 0
     key = f"{name}|{area}|{bbox}|{shown}|{sorted(versions.items())}|{tick}"
     return '"' + hashlib.blake2b(key.encode(), digest_size=12).hexdigest() + '"'
 
 
-@router.get("/live/{area}/{layer}", summary="Live GeoJSON of an area's layer in a bbox (304 when unchanged)",
-            response_class=Response, responses={200: {"content": {GEOJSON: {}}}, 304: {"description": "unchanged"}})
-async def live_layer(request: Request, area: Annotated[str, Path(max_length=12)], layer: LiveName,
-                     principal: CurrentPrincipal, conn: ConnDep, bbox: BBoxQuery,
-                     display_crs: Annotated[Display, Query(alias="display", description=(
-                         "coordinate system to draw in: gcj02 for a GCJ-02 basemap"))] = "wgs84") -> Response:
-    """Open cases (closed ones drop out), teams, waterlogging levels, cameras, stall zones or heat."""
+@router.get(
+    "/live/{area}/{layer}",
+    summary="Live GeoJSON of an area's layer in a bbox (304 when unchanged)",
+    response_class=Response,
+    responses={200: {"content": {GEOJSON: {}}}, 304: {"description": "unchanged"}},
+)
+async def live_layer(
+    request: Request,
+    area: Annotated[str, Path(max_length=12)],
+    layer: LiveName,
+    principal: CurrentPrincipal,
+    conn: ConnDep,
+    bbox: BBoxQuery,
+    display_crs: Annotated[
+        Display,
+        Query(
+            alias="display",
+            description=("coordinate system to draw in: gcj02 for a GCJ-02 basemap"),
+        ),
+    ] = "wgs84",
+) -> Response:
+    """Answer open cases (closed drop out), teams, water levels, cameras, stalls or heat."""
     level_of(area)
     principal.require_area(area)
     spec = LIVE_LAYERS[layer]
@@ -97,4 +114,6 @@ async def live_layer(request: Request, area: Annotated[str, Path(max_length=12)]
     if etag_matches(request, etag):
         return Response(status_code=304, headers=headers)
     body = await spec.render(conn, area, bbox, display_crs)
-    return Response(body, media_type=GEOJSON if layer != "heat" else "application/json", headers=headers)
+    return Response(
+        body, media_type=GEOJSON if layer != "heat" else "application/json", headers=headers
+    )

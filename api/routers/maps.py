@@ -22,23 +22,37 @@ Indicator = Literal["open_cases", "overdue_cases", "on_time_rate"]
 async def my_view(request: Request, principal: CurrentPrincipal) -> RedirectResponse:
     """Redirect to the view of the area the token covers."""
     level = level_of(principal.area).name
-    return RedirectResponse(str(request.url_for("command_view", level=level, code=principal.area)), 303)
+    return RedirectResponse(
+        str(request.url_for("command_view", level=level, code=principal.area)), 303
+    )
 
 
-@router.get("/maps/{level}/{code}", name="command_view", response_class=HTMLResponse,
-            summary="Command view of an area: children shaded by an indicator, live layers")
-async def command_view(request: Request, level: LevelName, code: str, principal: CurrentPrincipal,
-                       conn: ConnDep, settings: SettingsDep,
-                       indicator: Annotated[Indicator, Query(description="what shades the children")] = "open_cases",
-                       kiosk: Annotated[bool, Query(description="hide controls, cycle through children")] = False,
-                       ) -> HTMLResponse:
-    """The page; a ``?token=`` is kept as a cookie so the page's own API calls carry it."""
+@router.get(
+    "/maps/{level}/{code}",
+    name="command_view",
+    response_class=HTMLResponse,
+    summary="Command view of an area: children shaded by an indicator, live layers",
+)
+async def command_view(
+    request: Request,
+    level: LevelName,
+    code: str,
+    principal: CurrentPrincipal,
+    conn: ConnDep,
+    settings: SettingsDep,
+    indicator: Annotated[Indicator, Query(description="what shades the children")] = "open_cases",
+    kiosk: Annotated[bool, Query(description="hide controls, cycle through children")] = False,
+) -> HTMLResponse:
+    """Return the page; a ``?token=`` is kept as a cookie so the page's own API calls carry it."""
     level_of(code, level)
     principal.require_area(code)
-    html = await command_page(conn, settings, level, code, indicator, kiosk, request.scope.get("root_path", ""))
+    html = await command_page(
+        conn, settings, level, code, indicator, kiosk, request.scope.get("root_path", "")
+    )
     response = HTMLResponse(html, headers={"Cache-Control": "private, no-store"})
     token = request.query_params.get("token")
     if token:
-        response.set_cookie(COOKIE, token, max_age=DEFAULT_TTL_S, httponly=True, samesite="strict",
-                            path="/")
+        response.set_cookie(
+            COOKIE, token, max_age=DEFAULT_TTL_S, httponly=True, samesite="strict", path="/"
+        )
     return response

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from api.deps import ConnDep
+from layers.rows import one_row
 
 router = APIRouter(tags=["service"])
 
@@ -12,6 +13,5 @@ router = APIRouter(tags=["service"])
 @router.get("/ready", summary="Can the service answer queries")
 async def ready(conn: ConnDep) -> dict[str, str]:
     """Check the database round trip and the migration level."""
-    cur = await conn.execute("SELECT version_num FROM alembic_version")
-    row = await cur.fetchone()
+    row = await one_row(conn, "SELECT version_num FROM alembic_version")
     return {"status": "ok", "schema": row["version_num"] if row else "none"}

@@ -1,4 +1,4 @@
-"""Vector tiles: ``/tiles/{layer}/{z}/{x}/{y}.pbf`` from ``ST_AsMVT``, cached until the layer changes."""
+"""Vector tiles ``/tiles/{layer}/{z}/{x}/{y}.pbf`` from ``ST_AsMVT``, cached per layer version."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ MVT = "application/vnd.mapbox-vector-tile"
 
 
 def tile_cache(app: FastAPI) -> TileCache:
-    """The app's tile cache, made on first use (one per process)."""
+    """Return the app's tile cache, made on first use (one per process)."""
     cache: TileCache | None = getattr(app.state, "tile_cache", None)
     if cache is None:
         cache = app.state.tile_cache = TileCache()
@@ -21,17 +21,29 @@ def tile_cache(app: FastAPI) -> TileCache:
 
 
 def etag_matches(request: Request, etag: str) -> bool:
-    """True when the client's ``If-None-Match`` names ``etag`` (or ``*``)."""
+    """Return True when the client's ``If-None-Match`` names ``etag`` (or ``*``)."""
     wanted = request.headers.get("if-none-match", "")
-    return any(tag.strip() in (etag, "*", f"W/{etag}") for tag in wanted.split(",")) if wanted else False
+    return (
+        any(tag.strip() in (etag, "*", f"W/{etag}") for tag in wanted.split(","))
+        if wanted
+        else False
+    )
 
 
-@router.get("/tiles/{layer}/{z}/{x}/{y}.pbf", summary="A Mapbox vector tile of grids, buildings or cases",
-            response_class=Response, responses={200: {"content": {MVT: {}}}, 204: {"description": "empty tile"},
-                                                304: {"description": "unchanged"}})
-async def tile(request: Request, layer: str, z: int, x: int, y: int, principal: CurrentPrincipal,
-               conn: ConnDep) -> Response:
-    """The tile, limited to the caller's area; 204 when empty, 422 for z/x/y out of range.
+@router.get(
+    "/tiles/{layer}/{z}/{x}/{y}.pbf",
+    summary="A Mapbox vector tile of grids, buildings or cases",
+    response_class=Response,
+    responses={
+        200: {"content": {MVT: {}}},
+        204: {"description": "empty tile"},
+        304: {"description": "unchanged"},
+    },
+)
+async def tile(
+    request: Request, layer: str, z: int, x: int, y: int, principal: CurrentPrincipal, conn: ConnDep
+) -> Response:
+    """Return the tile, limited to the caller's area; 204 when empty, 422 for z/x/y out of range.
 
     Grids are read at zoom 10 and above, cases (open only) at 10 and above,
     buildings at 15 and above; lower zooms answer an empty tile.
@@ -39,8 +51,11 @@ async def tile(request: Request, layer: str, z: int, x: int, y: int, principal: 
     address = tile_address(layer, z, x, y)
     entry = await cached_tile(conn, tile_cache(request.app), address, principal.area)
     max_age = TILE_SOURCES[layer].max_age_s
-    headers = {"ETag": entry.etag, "Vary": "Cookie, Authorization",
-               "Cache-Control": f"private, max-age={max_age}" if max_age else "private, no-cache"}
+    headers = {
+        "ETag": entry.etag,
+        "Vary": "Cookie, Authorization",
+        "Cache-Control": f"private, max-age={max_age}" if max_age else "private, no-cache",
+    }
     if etag_matches(request, entry.etag):
         return Response(status_code=304, headers=headers)
     if not entry.body:

@@ -1,25 +1,34 @@
 """Do the proposed grids tile their community: overlaps, gaps, parts outside, slivers.
 
-Everything runs in metres after snapping every vertex to a fixed grid
-(:data:`PRECISION_M`), so floating-point dust from reprojection is not
-reported as a gap, while a real gap of a few centimetres still is. The
-overlay operations use the same grid size, so their results lie on it too.
-Only valid polygons are checked here: GEOS's coverage functions assume
-validity, and invalid ones are reported by :mod:`geo.planning.validity`.
+The topology is checked in WGS84, the frame the store keeps, because that
+is where an edge is a straight line: a node that lies on a community edge
+in degrees is a few millimetres off it in Gauss-Krüger metres over a few
+hundred metres, which a metric check would call a gap. Every vertex is first
+snapped to a fixed grid (:data:`PRECISION_DEG`, about 1 mm) so floating-point
+dust is not reported while a real gap of a centimetre still is; the
+overlay operations use the same grid. Areas and widths are measured in
+metres (:class:`~geo.planning.metric.MetricFrame`). Only valid polygons are
+checked here: GEOS's coverage functions assume validity, and invalid ones
+are reported by :mod:`geo.planning.validity`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 import numpy as np
 import shapely
-from shapely.geometry import Polygon
+from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
-PRECISION_M = 0.01
-"""Snapping grid: 1 cm, finer than any grid boundary is surveyed."""
-NODE_TOLERANCE_M = PRECISION_M / 10
+from geo.planning.metric import MetricFrame
+
+PRECISION_DEG = 1e-8
+"""Snapping grid: 1e-8 degree, about 1 mm; finer than any grid boundary is surveyed."""
+NODE_TOLERANCE_DEG = PRECISION_DEG / 10
 """A grid node this close to the community's outline is taken to lie on it."""
+METRES_PER_DEGREE = 111_320.0
+"""Of latitude; a degree of longitude is shorter, so widths in degrees err on the wide side."""
 DEFAULT_GAP_WIDTH_M = 1.0
 """Gaps narrower than this also mark the edges around them as invalid."""
 DEFAULT_SLIVER_M2 = 100.0
@@ -28,7 +37,7 @@ DEFAULT_SLIVER_M2 = 100.0
 
 @dataclass
 class Coverage:
-    """What is wrong with a set of grids as a tiling of their community (metric shapes)."""
+    """What is wrong with a set of grids as a tiling of their community (WGS84 shapes)."""
 
     valid_edges: bool
     invalid_edges: list[tuple[str, BaseGeometry]] = field(default_factory=list)
@@ -40,12 +49,13 @@ class Coverage:
     @property
     def tiles(self) -> bool:
         """True when the grids cover the community exactly, with matching edges."""
-        return self.valid_edges and not (self.invalid_edges or self.overlaps or self.gaps or self.outside)
+        problems = self.invalid_edges or self.overlaps or self.gaps or self.outside
+        return self.valid_edges and not problems
 
 
 def snap(geoms: np.ndarray) -> np.ndarray:
-    """Snap metric geometries to :data:`PRECISION_M` (valid input stays valid)."""
-    return shapely.set_precision(geoms, PRECISION_M)
+    """Snap WGS84 geometries to :data:`PRECISION_DEG` (valid input stays valid)."""
+    return shapely.set_precision(geoms, PRECISION_DEG)
 
 
 def _polygons(geom: BaseGeometry) -> list[Polygon]:
@@ -54,18 +64,18 @@ def _polygons(geom: BaseGeometry) -> list[Polygon]:
 
 def _with_grid_nodes(community: BaseGeometry, grids: np.ndarray) -> BaseGeometry:
     # Where a grid edge meets the community's outline, the grids have a node
-    # that the outline lacks. Snapping both to the 1 cm grid would move that
-    # node off the straight outline edge and open a centimetre-thin "gap"
-    # hundreds of metres long. So the outline first takes, as vertices, the
-    # grid nodes lying on it (within a tenth of the precision), which does
-    # not move it by more than that.
+    # the outline lacks. Snapping both to the 1 cm grid would move that node
+    # off the straight outline edge and open a centimetre-thin "gap" hundreds
+    # of metres long. So the outline first takes, as vertices, the grid
+    # nodes lying on it (within a tenth of the precision), which moves it by
+    # no more than that.
     points = shapely.points(shapely.get_coordinates(grids))
     outline = shapely.boundary(community)
     shapely.prepare(outline)
-    near = points[shapely.dwithin(outline, points, NODE_TOLERANCE_M)]
+    near = points[shapely.dwithin(outline, points, NODE_TOLERANCE_DEG)]
     if len(near) == 0:
         return community
-    return shapely.snap(community, shapely.multipoints(near), NODE_TOLERANCE_M)
+    return shapely.snap(community, shapely.multipoints(near), NODE_TOLERANCE_DEG)
 
 
 def _overlaps(keys: list[str], grids: np.ndarray) -> list[tuple[tuple[str, str], BaseGeometry]]:
@@ -75,34 +85,45 @@ def _overlaps(keys: list[str], grids: np.ndarray) -> list[tuple[tuple[str, str],
     for a, b in zip(left.tolist(), right.tolist(), strict=True):
         if a >= b:
             continue
-        shared = shapely.intersection(grids[a], grids[b], grid_size=PRECISION_M)
-        parts = _polygons(shared)
+        parts = _polygons(shapely.intersection(grids[a], grids[b], grid_size=PRECISION_DEG))
         if parts:
-            found.append(((keys[a], keys[b]), shapely.MultiPolygon(parts) if len(parts) > 1 else parts[0]))
+            found.append(((keys[a], keys[b]), parts[0] if len(parts) == 1 else MultiPolygon(parts)))
     return found
 
 
-def check_coverage(keys: list[str], grids: np.ndarray, community: BaseGeometry,
+def check_coverage(keys: list[str], grids: np.ndarray, community: BaseGeometry, frame: MetricFrame,
                    gap_width_m: float = DEFAULT_GAP_WIDTH_M,
                    sliver_m2: float = DEFAULT_SLIVER_M2) -> Coverage:
-    """Check metric ``grids`` (valid polygons, one per key) against the metric ``community``.
+    """Check WGS84 ``grids`` (valid polygons, one per key) against the WGS84 ``community``.
 
     Gaps are the parts of the community no grid covers (a hole no other grid
     fills is one); ``outside`` lists, per grid, its parts beyond the
     community. Edges are compared by ``coverage_invalid_edges``: neighbours
     must share the very same vertices, and gaps narrower than
-    ``gap_width_m`` mark their edges.
+    ``gap_width_m`` mark their edges. ``slivers`` are grid parts whose area
+    in ``frame`` is below ``sliver_m2``.
     """
     snapped = snap(np.asarray(grids, dtype=object))
-    area = shapely.set_precision(_with_grid_nodes(community, grids), PRECISION_M)
-    result = Coverage(valid_edges=bool(shapely.coverage_is_valid(snapped, gap_width=gap_width_m)))
-    edges = shapely.coverage_invalid_edges(snapped, gap_width=gap_width_m)
+    area = shapely.set_precision(_with_grid_nodes(community, np.asarray(grids, dtype=object)), PRECISION_DEG)
+    gap_width = gap_width_m / METRES_PER_DEGREE
+    result = Coverage(valid_edges=bool(shapely.coverage_is_valid(snapped, gap_width=gap_width)))
+    edges = shapely.coverage_invalid_edges(snapped, gap_width=gap_width)
     result.invalid_edges = [(k, e) for k, e in zip(keys, edges, strict=True) if not e.is_empty]
     result.overlaps = _overlaps(keys, snapped)
-    covered = shapely.union_all(snapped, grid_size=PRECISION_M)
-    result.gaps = _polygons(shapely.difference(area, covered, grid_size=PRECISION_M))
+    covered = shapely.union_all(snapped, grid_size=PRECISION_DEG)
+    result.gaps = _polygons(shapely.difference(area, covered, grid_size=PRECISION_DEG))
     for key, grid in zip(keys, snapped, strict=True):
-        beyond = _polygons(shapely.difference(grid, area, grid_size=PRECISION_M))
+        beyond = _polygons(shapely.difference(grid, area, grid_size=PRECISION_DEG))
         result.outside.extend((key, part) for part in beyond)
-        result.slivers.extend((key, part) for part in _polygons(grid) if part.area < sliver_m2)
+        parts = _polygons(grid)
+        small = [p for p, a in zip(parts, area_m2(frame, parts), strict=True) if a < sliver_m2]
+        result.slivers.extend((key, part) for part in small)
     return result
+
+
+def area_m2(frame: MetricFrame, geoms: list[BaseGeometry] | np.ndarray) -> list[float]:
+    """Areas in square metres of WGS84 geometries, measured in ``frame``."""
+    if len(geoms) == 0:
+        return []
+    metric = frame.to_metric(np.asarray(geoms, dtype=object))
+    return [float(a) for a in shapely.area(metric)]

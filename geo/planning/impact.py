@@ -11,8 +11,8 @@ from geo.planning.workload import AssetPoints, Assets, assign
 
 def _moves(kind: AssetPoints, before: np.ndarray, before_keys: list[str],
            after: np.ndarray, after_keys: list[str]) -> list[dict[str, Any]]:
-    was = assign(kind.xy, before)
-    will = assign(kind.xy, after)
+    was = assign(kind.lonlat, before)
+    will = assign(kind.lonlat, after)
     moves = []
     for i in range(len(kind)):
         old = before_keys[was[i]] if was[i] >= 0 else None
@@ -24,7 +24,7 @@ def _moves(kind: AssetPoints, before: np.ndarray, before_keys: list[str],
 
 def impact(assets: Assets, before: np.ndarray, before_keys: list[str],
            after: np.ndarray, after_keys: list[str]) -> dict[str, list[dict[str, Any]]]:
-    """Per kind, each asset whose grid differs between ``before`` and ``after`` (metric grids).
+    """Per kind, each asset whose grid differs between ``before`` and ``after`` (WGS84 grids).
 
     Grids are matched by key: a reshaped grid that keeps its code keeps the
     assets that stay inside it. ``to`` is null for an asset no proposed grid

@@ -5,10 +5,11 @@ count a little). Centres start from weighted k-means++ and then alternate
 two steps (Balzer's capacity-constrained Voronoi idea): points go to the
 centre with the smallest ``distance² - w``, each centre's additive weight
 ``w`` grows when its load is below the target and shrinks above it, and the
-centre moves to the weighted mean of its points. The cells of that power
-diagram, clipped to the community, are noded with its boundary and
-polygonized (:mod:`geo.planning.tiling`), so the grids tile the community
-exactly and neighbours share their vertices. All in metres.
+centre moves to the weighted mean of its points. Balancing runs in metres;
+the cells of that power diagram are then brought to WGS84 and noded there
+with the community's stored outline and polygonized
+(:mod:`geo.planning.tiling`), so the grids tile the community exactly as the
+store sees it (straight edges in degrees) and neighbours share vertices.
 """
 
 from __future__ import annotations
@@ -20,19 +21,19 @@ import shapely
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
+from geo.planning.metric import MetricFrame
 from geo.planning.tiling import as_polygonal, faces_of, owner_of_faces
 
-NODING_GRID_M = 0.001
-"""Snap-rounding grid of the noded cells: 1 mm, below the report's 1 cm."""
+NODING_GRID_DEG = 1e-9
+"""Snap-rounding grid of the cell linework: about 0.1 mm, below the report's 1 cm."""
 ITERATIONS = 60
 
 
 @dataclass(frozen=True)
 class Partition:
-    """Suggested grids (metric) and the weighted load the method aimed each at."""
+    """Suggested grids (WGS84), each a Polygon or, where a cell reaches two parts of the area, a MultiPolygon."""
 
     grids: list[Polygon | shapely.MultiPolygon]
-    loads: list[float]
 
 
 def _initial_centres(xy: np.ndarray, weight: np.ndarray, count: int, rng: np.random.Generator,
@@ -102,35 +103,36 @@ def power_cells(centres: np.ndarray, power: np.ndarray, bounds: tuple[float, ...
     return cells
 
 
-def suggest_partition(area: BaseGeometry, xy: np.ndarray, weight: np.ndarray, count: int,
-                      seed: int = 0) -> Partition:
-    """Split metric ``area`` into about ``count`` grids of balanced total ``weight``.
+def suggest_partition(area: BaseGeometry, lonlat: np.ndarray, weight: np.ndarray, count: int,
+                      frame: MetricFrame, seed: int = 0) -> Partition:
+    """Split WGS84 ``area`` into about ``count`` grids of balanced total ``weight``.
 
-    With no points the area itself is sampled on a regular lattice so the
-    grids come out of similar size. Cells that end up empty are dropped, so
-    fewer grids than asked may come back for a tiny community.
+    ``lonlat`` are the weighted points (WGS84). With fewer points than
+    grids, the area itself is sampled on a regular lattice so the grids come
+    out of similar size. Cells that end up empty are dropped, so fewer grids
+    than asked may come back for a tiny community.
     """
+    metric_area = frame.to_metric(area)
+    xy = frame.points_to_metric(lonlat)
     if len(xy) < count:
-        xy, weight = _lattice(area, max(count * 20, 200))
+        xy, weight = _lattice(metric_area, max(count * 20, 200))
     centres, power = balance_centres(xy, weight, count, seed)
-    minx, miny, maxx, maxy = area.bounds
+    minx, miny, maxx, maxy = metric_area.bounds
     pad = max(maxx - minx, maxy - miny)
     cells = power_cells(centres, power, (minx - pad, miny - pad, maxx + pad, maxy + pad))
-    keep = [i for i, c in enumerate(cells) if not c.is_empty and c.intersects(area)]
-    cells = [cells[i] for i in keep]
-    faces = _faces_in(area, cells)
-    faces = [f for f in faces if area.contains(shapely.point_on_surface(f))]
-    owners = owner_of_faces(faces, cells)
-    groups: list[list[Polygon]] = [[] for _ in cells]
+    cells = [c for c in cells if not c.is_empty and c.intersects(metric_area)]
+    cells_wgs84 = list(frame.to_wgs84(np.asarray(cells, dtype=object)))  # type: ignore[arg-type]
+    faces = _faces_in(area, cells_wgs84)
+    owners = owner_of_faces(faces, cells_wgs84)
+    groups: list[list[Polygon]] = [[] for _ in cells_wgs84]
     for face, owner in zip(faces, owners, strict=True):
-        # a face on no cell is a rounding crumb between cells: the nearest centre takes it
+        # a face on no cell is a rounding crumb between cells: the cell nearest takes it
         if owner < 0:
-            point = np.array(shapely.get_coordinates(shapely.point_on_surface(face))[0])
-            owner = int(np.argmin(((centres[keep] - point) ** 2).sum(axis=1)))
+            owner = int(np.argmin(shapely.distance(np.asarray(cells_wgs84, dtype=object),
+                                                   shapely.point_on_surface(face))))
         groups[owner].append(face)
     grids = [as_polygonal(shapely.coverage_union_all(g)) for g in groups if g]
-    loads = [float(weight.sum() / count)] * len(grids)
-    return Partition(grids, loads)
+    return Partition(grids)
 
 
 def _faces_in(area: BaseGeometry, cells: list[Polygon]) -> list[Polygon]:
@@ -139,7 +141,7 @@ def _faces_in(area: BaseGeometry, cells: list[Polygon]) -> list[Polygon]:
     # community's outline in floating precision so the outline's vertices
     # stay exactly as stored (snapping them too would open centimetre gaps).
     cell_lines = shapely.union_all(np.asarray([shapely.boundary(c) for c in cells], dtype=object),
-                                   grid_size=NODING_GRID_M)
+                                   grid_size=NODING_GRID_DEG)
     # unclipped, so cell edges cross the outline properly and get noded there
     faces = faces_of([cell_lines, shapely.boundary(area)], grid_size=None)
     shapely.prepare(area)

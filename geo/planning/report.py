@@ -14,7 +14,14 @@ import numpy as np
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from geo.planning.coverage import DEFAULT_GAP_WIDTH_M, DEFAULT_SLIVER_M2, Coverage, check_coverage
+from geo.planning.coverage import (
+    DEFAULT_GAP_WIDTH_M,
+    DEFAULT_SLIVER_M2,
+    PRECISION_DEG,
+    Coverage,
+    area_m2,
+    check_coverage,
+)
 from geo.planning.geojson import feature, feature_collection
 from geo.planning.grids import CurrentGrid, PlannedGrid
 from geo.planning.impact import impact
@@ -31,33 +38,39 @@ class ReportOptions:
     sliver_m2: float = DEFAULT_SLIVER_M2
 
 
-def _area(geom: BaseGeometry) -> float:
-    return round(float(geom.area), 2)
+def _areas(frame: MetricFrame, shapes: list[BaseGeometry]) -> list[float]:
+    return [round(a, 2) for a in area_m2(frame, shapes)]
 
 
 def _coverage_json(cov: Coverage, frame: MetricFrame, sliver_m2: float) -> dict[str, Any]:
-    def out(geom: BaseGeometry) -> BaseGeometry:
-        return frame.to_wgs84(geom)  # type: ignore[return-value]
-
+    edge_lengths = [float(shapely.length(e)) for e in frame.to_metric(  # type: ignore[union-attr]
+        np.asarray([e for _, e in cov.invalid_edges], dtype=object))]
+    overlap_areas = _areas(frame, [g for _, g in cov.overlaps])
+    gap_areas = _areas(frame, cov.gaps)
     return {
         "tiles_community": cov.tiles,
         "edges_match": cov.valid_edges,
         "invalid_edges": feature_collection(
-            [feature(out(e), {"grid": k, "length_m": round(float(e.length), 2)}) for k, e in cov.invalid_edges]),
+            [feature(e, {"grid": k, "length_m": round(n, 2)})
+             for (k, e), n in zip(cov.invalid_edges, edge_lengths, strict=True)]),
         "overlaps": feature_collection(
-            [feature(out(g), {"grids": list(pair), "area_m2": _area(g), "sliver": g.area < sliver_m2})
-             for pair, g in cov.overlaps]),
+            [feature(g, {"grids": list(pair), "area_m2": a, "sliver": a < sliver_m2})
+             for (pair, g), a in zip(cov.overlaps, overlap_areas, strict=True)]),
         "gaps": feature_collection(
-            [feature(out(g), {"area_m2": _area(g), "sliver": g.area < sliver_m2}) for g in cov.gaps]),
+            [feature(g, {"area_m2": a, "sliver": a < sliver_m2}) for g, a in zip(cov.gaps, gap_areas, strict=True)]),
         "outside": feature_collection(
-            [feature(out(g), {"grid": k, "area_m2": _area(g)}) for k, g in cov.outside]),
+            [feature(g, {"grid": k, "area_m2": a})
+             for (k, g), a in zip(cov.outside, _areas(frame, [g for _, g in cov.outside]), strict=True)]),
         "slivers": feature_collection(
-            [feature(out(g), {"grid": k, "area_m2": _area(g)}) for k, g in cov.slivers]),
+            [feature(g, {"grid": k, "area_m2": a})
+             for (k, g), a in zip(cov.slivers, _areas(frame, [g for _, g in cov.slivers]), strict=True)]),
     }
 
 
-def _warnings(planned: list[PlannedGrid], cov: Coverage) -> list[str]:
-    notes = [f"grid {k} has a part of {_area(g)} m², below the sliver area" for k, g in cov.slivers]
+def _warnings(planned: list[PlannedGrid], cov: Coverage, frame: MetricFrame) -> list[str]:
+    sliver_areas = _areas(frame, [g for _, g in cov.slivers])
+    notes = [f"grid {k} has a part of {a} m², below the sliver area"
+             for (k, _), a in zip(cov.slivers, sliver_areas, strict=True)]
     for grid in planned:
         parts = shapely.get_num_geometries(grid.geom)
         if parts > 1:
@@ -68,7 +81,7 @@ def _warnings(planned: list[PlannedGrid], cov: Coverage) -> list[str]:
 def build_report(community: BaseGeometry, current: list[CurrentGrid], planned: list[PlannedGrid],
                  assets: Assets, frame: MetricFrame, options: ReportOptions | None = None,
                  ) -> dict[str, Any]:
-    """Report on ``planned`` as the new grids of ``community`` (all WGS84; ``assets`` metric).
+    """Report on ``planned`` as the new grids of ``community`` (all WGS84, ``assets`` too).
 
     Invalid polygons are left out of coverage, workload and impact (their
     area counts as a gap) and listed under ``validity``.
@@ -78,23 +91,22 @@ def build_report(community: BaseGeometry, current: list[CurrentGrid], planned: l
     invalid = {issue.grid for issue in issues}
     checked = [g for g in planned if g.key not in invalid]
     keys = [g.key for g in checked]
-    after = np.asarray(frame.to_metric(np.array([g.geom for g in checked], dtype=object)), dtype=object)
-    before = np.asarray(frame.to_metric(np.array([g.geom for g in current], dtype=object)), dtype=object)
-    area = frame.to_metric(community)
-    cov = check_coverage(keys, after, area, options.gap_width_m, options.sliver_m2)
+    after = np.array([g.geom for g in checked], dtype=object)
+    before = np.array([g.geom for g in current], dtype=object)
+    cov = check_coverage(keys, after, community, frame, options.gap_width_m, options.sliver_m2)
     rows_before = workload(assets, before)
     rows_after = workload(assets, after)
     return {
         "ok": not issues and cov.tiles,
         "grids": len(planned),
         "metric_crs": f"EPSG:{frame.epsg}",
-        "precision_m": 0.01,
+        "precision_deg": PRECISION_DEG,
         "validity": {"valid": not issues, "issues": [i.as_json() for i in issues]},
         "coverage": _coverage_json(cov, frame, options.sliver_m2),
-        "warnings": _warnings(checked, cov),
+        "warnings": _warnings(checked, cov, frame),
         "workload": {
-            "grids": [{"grid": k, "area_m2": _area(g), **row}
-                      for k, g, row in zip(keys, after, rows_after, strict=True)],
+            "grids": [{"grid": k, "area_m2": a, **row}
+                      for k, a, row in zip(keys, _areas(frame, list(after)), rows_after, strict=True)],
             "balance_before": balance(rows_before),
             "balance_after": balance(rows_after),
         },

@@ -55,12 +55,11 @@ class _Context:
     frame: MetricFrame
 
 
-def _points(rows: list[dict[str, Any]], frame: MetricFrame, weights: tuple[str, ...] = ()) -> AssetPoints:
+def _points(rows: list[dict[str, Any]], weights: tuple[str, ...] = ()) -> AssetPoints:
     if not rows:
         return AssetPoints.empty()
-    lonlat = np.array([(r["lon"], r["lat"]) for r in rows], dtype=float)
     return AssetPoints(np.array([r["id"] for r in rows], dtype=np.int64), [str(r["label"]) for r in rows],
-                       frame.points_to_metric(lonlat),
+                       np.array([(r["lon"], r["lat"]) for r in rows], dtype=float),
                        {w: np.array([r[w] for r in rows], dtype=float) for w in weights})
 
 
@@ -69,9 +68,9 @@ async def _context(conn: AsyncConnection, code: str) -> _Context:
     grids = await store.current_grids(conn, code)
     rows = await store.asset_rows(conn, code)
     frame = MetricFrame.around(place.geom)
-    assets = Assets(_points(rows["buildings"], frame, ("residents", "households")),
-                    _points(rows["cameras"], frame), _points(rows["stall_zones"], frame),
-                    _points(rows["recent_cases"], frame), _points(rows["open_cases"], frame))
+    assets = Assets(_points(rows["buildings"], ("residents", "households")),
+                    _points(rows["cameras"]), _points(rows["stall_zones"]),
+                    _points(rows["recent_cases"]), _points(rows["open_cases"]))
     current = [CurrentGrid(g.id, g.code, g.name, g.geom, g.worker_name, g.worker_phone)  # type: ignore[arg-type]
                for g in grids]
     return _Context(place, current, assets, frame)
@@ -129,9 +128,9 @@ async def suggest(conn: AsyncConnection, community_code: str, target: Suggestion
     buildings = ctx.assets.buildings
     residents = buildings.weights.get("residents", np.zeros(len(buildings)))
     count = target.grid_count(int(residents.sum()))
-    area = ctx.frame.to_metric(ctx.place.geom)
-    partition = await asyncio.to_thread(suggest_partition, area, buildings.xy, residents + 1.0, count, seed)
-    grids = ctx.frame.to_wgs84(np.asarray(partition.grids, dtype=object))
+    partition = await asyncio.to_thread(suggest_partition, ctx.place.geom, buildings.lonlat,
+                                        residents + 1.0, count, ctx.frame, seed)
+    grids = partition.grids
     planned = [PlannedGrid(f"new-{i + 1}", None, f"建议网格{i + 1}", g) for i, g in enumerate(grids)]
     return await _store(conn, ctx, planned, author, options or ReportOptions())
 

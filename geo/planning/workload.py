@@ -1,7 +1,7 @@
 """What each grid holds: residents, households, buildings, stall zones, cameras, recent cases.
 
-Assets are points in metres (a building by its centroid, a stall zone by a
-point on its surface). A point on an edge shared by two grids counts for the
+Assets are WGS84 points (a building by its centroid, a stall zone by a point
+on its surface), tested against the grids in the same frame the store uses. A point on an edge shared by two grids counts for the
 first grid in the given order only, as locate gives it to one grid too.
 """
 
@@ -19,11 +19,11 @@ METRICS = ("residents", "households", "buildings", "stall_zones", "cameras", "ca
 
 @dataclass
 class AssetPoints:
-    """One kind of asset: ids, labels, metric positions and optional weights."""
+    """One kind of asset: ids, labels, WGS84 lon/lat positions and optional weights."""
 
     ids: np.ndarray
     labels: list[str]
-    xy: np.ndarray
+    lonlat: np.ndarray
     weights: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
@@ -62,7 +62,7 @@ def assign(points: np.ndarray, grids: np.ndarray) -> np.ndarray:
 def workload(assets: Assets, grids: np.ndarray) -> list[dict[str, int]]:
     """Per grid (in order), the count or sum of each of :data:`METRICS`."""
     rows = [dict.fromkeys(METRICS, 0) for _ in range(len(grids))]
-    b = assign(assets.buildings.xy, grids)
+    b = assign(assets.buildings.lonlat, grids)
     for metric, values in (("residents", assets.buildings.weights.get("residents")),
                            ("households", assets.buildings.weights.get("households")),
                            ("buildings", None)):
@@ -71,7 +71,7 @@ def workload(assets: Assets, grids: np.ndarray) -> list[dict[str, int]]:
             row[metric] = int(total)
     for metric, kind in (("stall_zones", assets.stall_zones), ("cameras", assets.cameras),
                          ("cases_90d", assets.recent_cases)):
-        sums = _sum_by(assign(kind.xy, grids), len(grids), None)
+        sums = _sum_by(assign(kind.lonlat, grids), len(grids), None)
         for row, total in zip(rows, sums, strict=True):
             row[metric] = int(total)
     return rows

@@ -62,7 +62,7 @@ def _rectangle(x: float, y: float, width: float, depth: float, angle: float) -> 
     corners = np.array([(-width, -depth), (width, -depth), (width, depth), (-width, depth)]) / 2
     c, s = np.cos(angle), np.sin(angle)
     rotated = corners @ np.array([[c, s], [-s, c]])
-    return Polygon(rotated + (x, y))
+    return Polygon(rotated + np.array([x, y]))
 
 
 def buildings(h: Hierarchy, district: Polygon | MultiPolygon, street_names: list[str],
@@ -86,7 +86,7 @@ def buildings(h: Hierarchy, district: Polygon | MultiPolygon, street_names: list
         road, along, side = roads.nearest(x, y)
         drafts.append((street_names[street_of_grid[int(hits[0])]], road, along, side, footprint))
     # door numbers count from where each road's first building stands, odd on one side
-    start = {}
+    start: dict[str, float] = {}
     for _, road, along, _, _ in drafts:
         start[road] = min(along, start.get(road, along))
     rows = []
@@ -97,7 +97,7 @@ def buildings(h: Hierarchy, district: Polygon | MultiPolygon, street_names: list
         seen[(road, door)] = number
         floors = int(rng.choice([2, 3, 6, 6, 11, 18, 26, 33]))
         households = int(rng.integers(1, 5)) * floors if floors > 3 else int(rng.integers(1, 4))
-        residents = int(round(households * rng.uniform(2.2, 3.1)))
+        residents = round(households * rng.uniform(2.2, 3.1))
         address = f"{PROVINCE}{CITY}{district_name}{street}{road}{door}号{number}栋"
         rows.append((address, road, door, number, households, residents, floors, footprint))
     return rows

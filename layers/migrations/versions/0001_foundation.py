@@ -25,7 +25,10 @@ def upgrade() -> None:
     # The DDL holds plpgsql bodies and format() patterns, so it goes to the
     # driver as one plain script, untouched by SQLAlchemy's bind parsing.
     script = Path(__file__).with_suffix(".sql").read_text(encoding="utf-8")
-    op.get_bind().connection.dbapi_connection.cursor().execute(script)
+    driver_connection = op.get_bind().connection.dbapi_connection
+    if driver_connection is None:
+        raise RuntimeError("migration needs an open database connection")
+    driver_connection.cursor().execute(script)
 
 
 def downgrade() -> None:

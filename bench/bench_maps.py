@@ -1,0 +1,203 @@
+"""Benchmark the map wall: shell size, time to drawn in Chromium, z14 tiles cached vs not.
+
+Runs its own PostGIS (embedded cluster in a temporary folder), builds the
+demo city (2,200 grids, 10,000 cases), serves wangge with uvicorn on
+loopback and prints each figure with a same-run baseline and ratio:
+
+    .venv/bin/python bench/bench_maps.py
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+import uvicorn
+from fastapi import FastAPI
+from playwright.sync_api import sync_playwright
+
+from api.app import create_app
+from api.auth import issue_token
+from api.routers.tiles import tile_cache
+from api.settings import Settings
+from api.store import demo_district
+from layers import migrate
+from layers.cluster import EmbeddedCluster, free_port
+from layers.demo.build import DemoSpec, build_demo
+from layers.tiles import TileCache, cached_tile, tile_address
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+DRAWN = (
+    "document.querySelectorAll('svg.leaflet-tile path').length > 50 && "
+    "document.querySelectorAll('.marker-cluster').length > 0"
+)
+
+
+def p50(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def z14_tiles(conn: psycopg.Connection) -> list[tuple[int, int]]:
+    w, s, e, n = conn.execute(
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) "
+        "FROM (SELECT ST_Extent(geom) e FROM districts) d"
+    ).fetchone()  # type: ignore[misc]
+
+    def tile(lon: float, lat: float) -> tuple[int, int]:
+        k = 1 << 14
+        return (
+            int((lon + 180) / 360 * k),
+            int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * k),
+        )
+
+    (x0, y0), (x1, y1) = tile(w, n), tile(e, s)
+    return [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+
+
+def inline_geojson_bytes(conn: psycopg.Connection) -> int:
+    """What inlining every current grid and open case as GeoJSON into the page would weigh."""
+    row = conn.execute("""
+        SELECT (SELECT sum(length(ST_AsGeoJSON(geom, 6))) FROM grids WHERE valid_to IS NULL)
+             + (SELECT sum(length(ST_AsGeoJSON(geom, 6)) + 200) FROM incidents
+                WHERE status NOT IN ('closed', 'rejected', 'duplicate'))""").fetchone()
+    return int(row[0]) if row else 0
+
+
+def timed_get(client: httpx.Client, url: str) -> float:
+    started = time.perf_counter()
+    r = client.get(url)
+    elapsed = time.perf_counter() - started
+    assert r.status_code in (200, 204), (url, r.status_code)
+    return elapsed
+
+
+def server_side_tiles(url: str, tiles: list[tuple[int, int]]) -> None:
+    """The same tiles through ``cached_tile`` on one connection: the server's own work, no HTTP."""
+
+    async def measure() -> tuple[list[float], list[float]]:
+        cache = TileCache()
+        uncached, cached = [], []
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            for _ in range(3):
+                cache.clear()
+                for timings in (uncached, cached):
+                    for x, y in tiles:
+                        started = time.perf_counter()
+                        await cached_tile(conn, cache, tile_address("grids", 14, x, y), "340111")
+                        timings.append(time.perf_counter() - started)
+        return uncached, cached
+
+    uncached, cached = asyncio.run(measure())
+    print(
+        f"z14 grid tiles, server side (cached_tile, no HTTP): uncached p50 {p50(uncached):.2f} ms, "
+        f"cached p50 {p50(cached):.3f} ms (one version lookup); cached "
+        f"{p50(uncached) / p50(cached):.1f}x faster"
+    )
+
+
+def main() -> None:
+    folder = Path(tempfile.mkdtemp(prefix="wangge-bench-"))
+    folder.chmod(0o755)
+    cluster = EmbeddedCluster(folder / "pg", free_port())
+    cluster.start()
+    try:
+        url = cluster.create_database("bench")
+        migrate.upgrade(url)
+        build_demo(url, demo_district(), DemoSpec())
+        app = create_app(Settings(database_url=url))  # type: ignore[call-arg]
+        port = free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            time.sleep(0.05)
+        base = f"http://127.0.0.1:{port}"
+        token = issue_token(app.state.token_secret, "operator", "340111")
+        try:
+            run(app, url, base, token)
+        finally:
+            server.should_exit = True
+            thread.join()
+    finally:
+        cluster.remove()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run(app: FastAPI, url: str, base: str, token: str) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    with psycopg.connect(url) as conn, httpx.Client(base_url=base, headers=headers) as client:
+        grids = conn.execute("SELECT count(*) FROM grids WHERE valid_to IS NULL").fetchone()
+        cases = conn.execute("SELECT count(*) FROM incidents").fetchone()
+        print(f"demo city: {grids[0] if grids else 0} grids, {cases[0] if cases else 0} cases")
+        shell = len(client.get("/maps/district/340111").content)
+        inline = inline_geojson_bytes(conn)
+        print(
+            f"page shell: {shell / 1024:.0f} KB (budget < 300 KB); "
+            f"inline GeoJSON of grids + open cases: "
+            f"{inline / 1024:.0f} KB; ratio {inline / shell:.0f}x smaller"
+        )
+
+        tiles = z14_tiles(conn)
+        for _ in range(50):
+            timed_get(client, "/health")
+        health = [timed_get(client, "/health") for _ in range(500)]
+        uncached, cached = [], []
+        for _ in range(3):
+            tile_cache(app).clear()
+            uncached += [timed_get(client, f"/tiles/grids/14/{x}/{y}.pbf") for x, y in tiles]
+            cached += [timed_get(client, f"/tiles/grids/14/{x}/{y}.pbf") for x, y in tiles]
+        print(
+            f"z14 grid tiles ({len(tiles)} tiles x 3, HTTP keep-alive): "
+            f"uncached p50 {p50(uncached):.2f} ms "
+            f"(budget < 10 ms), cached p50 {p50(cached):.2f} ms; "
+            f"cached {p50(uncached) / p50(cached):.1f}x "
+            f"faster (budget >= 5x); baseline /health p50 {p50(health):.2f} ms"
+        )
+
+    server_side_tiles(url, tiles)
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1600, "height": 900})
+        page.goto(f"{base}/static/wangge/wall.css")  # warm the browser process
+        times, bare = [], []
+        for _ in range(5):
+            tile_cache(app).clear()
+            page.context.clear_cookies()
+            started = time.perf_counter()
+            page.goto(f"{base}/maps/district/340111?token={token}")
+            page.wait_for_function(DRAWN, polling=20)
+            times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            page.goto(f"{base}/static/wangge/wall.css")
+            bare.append(time.perf_counter() - started)
+        browser.close()
+    print(
+        f"district view fully drawn (grid tiles + case clusters), tile cache cold, median of 5: "
+        f"{p50(times):.0f} ms (budget < 3000 ms); "
+        f"baseline: a static file navigation {p50(bare):.0f} ms, "
+        f"ratio {p50(times) / p50(bare):.0f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()
