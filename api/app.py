@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from api import errors
+from api.gridcache import GridCache
 from api.limits import BodySizeLimit
 from api.routers import (
     catalogue,
@@ -34,6 +35,7 @@ from api.settings import Settings, get_settings
 from layers.db import open_pool
 from layers.errors import StoreError
 from layers.secrets import token_secret
+from layers.watch import LayerWatcher
 from maps.assets import STATIC_DIR, STATIC_URL_PREFIX
 
 log = logging.getLogger(__name__)
@@ -54,16 +56,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise StoreError("no database configured: set DATABASE_URL or start wangge with its CLI")
         app.state.pool = await open_pool(settings.database_url, settings.pool_min, settings.pool_max)
         app.state.token_secret = settings.secret or token_secret(settings.database_url)
+        app.state.layers = LayerWatcher(settings.database_url)
+        await app.state.layers.start()
+        app.state.grids = GridCache(app.state.pool, app.state.layers)
+        await app.state.grids.start()
         try:
             yield
         finally:
+            await app.state.grids.stop()
+            await app.state.layers.stop()
             await app.state.pool.close()
 
     app = FastAPI(title="wangge", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
-    for module in (health, ready, collections, locate, catalogue, incidents, teams, map_views, tiles,
-                   live, planning, grids):
+    # planning before map_views: /maps/planner/{code} must win over /maps/{level}/{code}
+    for module in (health, ready, collections, locate, catalogue, incidents, teams, planning, grids,
+                   map_views, tiles, live):
         app.include_router(module.router)
     app.mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

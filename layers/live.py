@@ -5,8 +5,8 @@ bbox, so a wall only ever receives what its viewport shows of its own area.
 Points come back as plain rows (lon, lat, properties); the API writes the
 GeoJSON, shifted for a GCJ-02 basemap when asked.
 
-:func:`layer_versions` gives the change counters that the API folds into
-ETags, so an unchanged layer is answered 304 without reading it.
+The API folds the layers' change counters (``layers.watch``) into ETags,
+so an unchanged layer is answered 304 without reading it.
 """
 
 from __future__ import annotations
@@ -43,18 +43,6 @@ def _area_column(area: str) -> sql.Identifier:
 
 def _envelope(bbox: BBox) -> dict[str, float]:
     return {"w": bbox.west, "s": bbox.south, "e": bbox.east, "n": bbox.north}
-
-
-async def layer_versions(conn: AsyncConnection, tables: tuple[str, ...]) -> dict[str, int]:
-    """Return the ``layer_version_<table>`` counter of each table, in one round trip."""
-    parts = [
-        sql.SQL("SELECT {name} AS layer, last_value FROM {seq}").format(
-            name=sql.Literal(t), seq=sql.Identifier(f"layer_version_{t}")
-        )
-        for t in tables
-    ]
-    rows = await all_rows(conn, sql.SQL(" UNION ALL ").join(parts))
-    return {r["layer"]: int(r["last_value"]) for r in rows}
 
 
 _OPEN_CASES = """

@@ -15,7 +15,7 @@ from datetime import datetime
 from psycopg import AsyncConnection, sql
 
 from layers.errors import OutsideTerritory
-from layers.rows import one_row
+from layers.rows import all_rows, one_row
 
 _CURRENT = sql.SQL("{g}.valid_to IS NULL")
 _AS_OF = sql.SQL("{g}.valid_from <= %(at)s AND ({g}.valid_to IS NULL OR {g}.valid_to > %(at)s)")
@@ -94,6 +94,11 @@ def box_degrees(lat: float, metres: float) -> float:
     return 1.1 * metres / (111_320.0 * max(math.cos(math.radians(lat)), 0.01))
 
 
+def outside(lon: float, lat: float) -> OutsideTerritory:
+    """The error for a point that no current grid covers."""
+    return OutsideTerritory(f"the point ({lon:.6f}, {lat:.6f}) is outside every grid of the territory")
+
+
 async def locate(conn: AsyncConnection, lon: float, lat: float, near_m: float,
                  at: datetime | None = None) -> Place:
     """Return the place of the WGS84 point, as of ``at`` (now when None).
@@ -103,5 +108,25 @@ async def locate(conn: AsyncConnection, lon: float, lat: float, near_m: float,
     params = {"lon": lon, "lat": lat, "near_m": near_m, "box_deg": box_degrees(lat, near_m), "at": at}
     row = await one_row(conn, LOCATE_AS_OF if at else LOCATE_CURRENT, params, prepare=True)
     if row is None:
-        raise OutsideTerritory(f"the point ({lon:.6f}, {lat:.6f}) is outside every grid of the territory")
+        raise outside(lon, lat)
     return Place(**row)
+
+
+_CURRENT_GRIDS = """
+    SELECT g.id AS grid_id, g.code AS grid_code, g.name AS grid_name,
+           c.code AS community_code, c.name AS community_name,
+           s.code AS street_code, s.name AS street_name,
+           d.code AS district_code, d.name AS district_name,
+           ST_AsBinary(g.geom) AS wkb
+    FROM grids AS g
+    JOIN communities AS c ON c.code = g.community_code
+    JOIN streets AS s ON s.code = c.street_code
+    JOIN districts AS d ON d.code = s.district_code
+    WHERE g.valid_to IS NULL
+    ORDER BY g.code
+"""
+
+
+async def current_grids(conn: AsyncConnection) -> list[dict]:
+    """Every current grid with its hierarchy and WKB geometry, in code order."""
+    return await all_rows(conn, _CURRENT_GRIDS)

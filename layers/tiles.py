@@ -17,7 +17,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from psycopg import AsyncConnection, sql
+from psycopg_pool import AsyncConnectionPool
 
+from layers.db import translated_errors
 from layers.errors import InvalidInput, NotFound
 from layers.rows import one_row
 
@@ -232,15 +234,25 @@ class TileCache:
 
 
 async def cached_tile(
-    conn: AsyncConnection, cache: TileCache, tile: TileAddress, area: str
+    pool: AsyncConnectionPool, cache: TileCache, tile: TileAddress, area: str, known_version: int | None
 ) -> CachedTile:
-    """Return the tile from ``cache`` while its layer is unchanged, else render and cache it."""
+    """Return the tile from ``cache`` while its layer is unchanged, else render and cache it.
+
+    ``known_version`` is the layer's version as the process's layer watcher
+    heard it (None while it is not listening): with it, a cached tile is
+    served without touching the database at all.
+    """
     source = tile.source
-    version = await layer_version(conn, source.table)
     key = (source.name, area, tile.z, tile.x, tile.y)
-    entry = cache.get(key, version)
-    if entry is None:
-        body = b"" if tile.below_min_zoom else await render_tile(conn, tile, area)
-        entry = CachedTile(version, body, tile_etag(source.name, version, body))
-        cache.put(key, entry)
+    if known_version is not None:
+        entry = cache.get(key, known_version)
+        if entry is not None:
+            return entry
+    async with pool.connection() as conn, translated_errors():
+        version = known_version if known_version is not None else await layer_version(conn, source.table)
+        entry = cache.get(key, version)
+        if entry is None:
+            body = b"" if tile.below_min_zoom else await render_tile(conn, tile, area)
+            entry = CachedTile(version, body, tile_etag(source.name, version, body))
+            cache.put(key, entry)
     return entry

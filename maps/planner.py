@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 
 import folium
-from branca.element import Element, JavascriptLink
+from branca.element import Element, JavascriptLink, MacroElement
+from jinja2 import Template
 from folium.plugins import GeoMan
 
 from maps.assets import STATIC_URL_PREFIX, render_offline
@@ -29,6 +30,21 @@ _PANEL = """
   <div id="planner-report"></div>
 </div>
 """
+
+
+class _StartPlanner(MacroElement):
+    """Calls ``wanggePlanner.start`` once the map and its grid group exist.
+
+    A map child renders its script after the map's and the group's, which a
+    plain element in the page's script section would not.
+    """
+
+    _template = Template("{% macro script(this, kwargs) %}{{ this.call }}{% endmacro %}")
+
+    def __init__(self, call: str) -> None:
+        super().__init__()
+        self._name = "StartPlanner"
+        self.call = call
 
 
 def planner_page(community_code: str, community_name: str,
@@ -49,5 +65,5 @@ def planner_page(community_code: str, community_name: str,
               "proposalsUrl": f"/planning/communities/{community_code}/proposals"}
     start = (f"wanggePlanner.start({fmap.get_name()}, {grids.get_name()}, "
              f"{json.dumps(config, ensure_ascii=False)});")
-    root.script.add_child(Element(start))  # type: ignore[attr-defined]
+    fmap.add_child(_StartPlanner(start))
     return render_offline(fmap)

@@ -108,7 +108,7 @@ async def live_layer(
     level_of(area)
     principal.require_area(area)
     spec = LIVE_LAYERS[layer]
-    versions = await live.layer_versions(conn, spec.tables)
+    versions = await request.app.state.layers.versions(conn, spec.tables)
     etag = live_etag(layer, area, bbox, display_crs, versions, spec.clock_s)
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Cookie, Authorization"}
     if etag_matches(request, etag):

@@ -1,8 +1,11 @@
 """Locate a point: grid, community, street and district (MapIt-like).
 
-The hottest read path of the service (every call, every case), so the route
-takes its connection straight from the pool and writes JSON bytes itself
-rather than going through more dependency layers and generic encoding.
+The hottest read path of the service (every call, every case). Current
+places come from the process's in-memory grid index (``api.gridcache``),
+which follows the same rules as the SQL and is reloaded on every change of
+the grids; historical ones (``at=``) and any moment the index cannot be
+trusted go to the SQL query. The route writes JSON bytes itself rather than
+going through generic encoding.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from api.params import PointQuery
 from api.routers.grids import AtQuery
 from layers.db import translated_errors
 from layers.territory import locate as locate_point
+from layers.territory import outside
 
 router = APIRouter(tags=["locate"])
 
@@ -28,8 +32,14 @@ async def locate(point: PointQuery, request: Request, at: AtQuery) -> Response:
     With ``at`` (a date or ISO time) the grids in force then answer.
     """
     near_m = request.app.state.settings.near_boundary_m
-    async with request.app.state.pool.connection() as conn, translated_errors():
-        place = await locate_point(conn, point.lon, point.lat, near_m, at)
+    index = request.app.state.grids.current() if at is None else None
+    if index is not None:
+        place = index.locate(point.lon, point.lat, near_m)
+        if place is None:
+            raise outside(point.lon, point.lat)
+    else:
+        async with request.app.state.pool.connection() as conn, translated_errors():
+            place = await locate_point(conn, point.lon, point.lat, near_m, at)
     neighbour = None
     if place.neighbour_code is not None:
         neighbour = {"code": place.neighbour_code, "name": place.neighbour_name,

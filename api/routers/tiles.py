@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI, Request, Response
 
 from api.auth import CurrentPrincipal
-from api.deps import ConnDep
 from layers.tiles import TILE_SOURCES, TileCache, cached_tile, tile_address
 
 router = APIRouter(tags=["tiles"])
@@ -41,7 +40,7 @@ def etag_matches(request: Request, etag: str) -> bool:
     },
 )
 async def tile(
-    request: Request, layer: str, z: int, x: int, y: int, principal: CurrentPrincipal, conn: ConnDep
+    request: Request, layer: str, z: int, x: int, y: int, principal: CurrentPrincipal
 ) -> Response:
     """Return the tile, limited to the caller's area; 204 when empty, 422 for z/x/y out of range.
 
@@ -49,7 +48,8 @@ async def tile(
     buildings at 15 and above; lower zooms answer an empty tile.
     """
     address = tile_address(layer, z, x, y)
-    entry = await cached_tile(conn, tile_cache(request.app), address, principal.area)
+    known = request.app.state.layers.version(address.source.table)
+    entry = await cached_tile(request.app.state.pool, tile_cache(request.app), address, principal.area, known)
     max_age = TILE_SOURCES[layer].max_age_s
     headers = {
         "ETag": entry.etag,

@@ -1,9 +1,17 @@
-"""Schema changes for issue 3 (intake, dispatch, closed loop); empty until that work needs one.
+"""Layer changes are announced (NOTIFY) as well as counted; index cases by street.
+
+Services keep in-memory copies (the grid index for locate, tile caches)
+and need to hear of a change without asking the database on every request:
+the version trigger now also sends ``NOTIFY wangge_layers, '<table> <version>'``,
+which PostgreSQL delivers at commit, so a rolled-back change is never
+announced.
 
 Revision ID: 0002
 Revises: 0001
 Create Date: 2026-11-23
 """
+
+from alembic import op
 
 revision = "0002"
 down_revision = "0001"
@@ -12,8 +20,23 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.execute("""
+        CREATE OR REPLACE FUNCTION wangge_bump_layer_version() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE
+            version bigint;
+        BEGIN
+            version := nextval(TG_ARGV[0]::regclass);
+            PERFORM pg_notify('wangge_layers', TG_TABLE_NAME || ' ' || version);
+            RETURN NULL;
+        END $$""")
+    op.execute("CREATE INDEX incidents_street_status ON incidents (street_code, status)")
 
 
 def downgrade() -> None:
-    pass
+    op.execute("DROP INDEX IF EXISTS incidents_street_status")
+    op.execute("""
+        CREATE OR REPLACE FUNCTION wangge_bump_layer_version() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM nextval(TG_ARGV[0]::regclass);
+            RETURN NULL;
+        END $$""")
