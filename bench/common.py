@@ -21,7 +21,9 @@ from pathlib import Path
 import httpx
 
 from api.settings import get_settings
-from api.store import ensure_demo_city, open_store
+from api.store import demo_district, ensure_demo_city, open_store
+from layers import migrate
+from layers.demo.build import DemoSpec, build_demo
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,6 +33,22 @@ def demo_url() -> str:
     store = open_store(get_settings())
     ensure_demo_city(store.url, 2024)
     return store.url
+
+
+def fresh_demo_url(name: str) -> str:
+    """A new database ``name`` holding the demo city, for benchmarks that write.
+
+    Needs the embedded cluster (no ``DATABASE_URL``): benchmarks never
+    create or drop databases on a server they were only pointed at.
+    """
+    store = open_store(get_settings())
+    if store.cluster is None:
+        raise SystemExit("write benchmarks run on the embedded cluster; unset DATABASE_URL")
+    store.cluster.drop_database(name)
+    url = store.cluster.create_database(name)
+    migrate.upgrade(url)
+    build_demo(url, demo_district(), DemoSpec())
+    return url
 
 
 @contextlib.contextmanager
@@ -87,6 +105,23 @@ def wrk(url: str, connections: int, seconds: int = 10, lua: str | None = None, t
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return Load(rps, p50, p99, int(errors.group(1)) if errors else 0)
+
+
+def lua_post_json(path: str, bodies: list[str], headers: dict[str, str]) -> str:
+    """A wrk script that POSTs ``bodies`` in turn to ``path`` with ``headers``."""
+    items = ",".join("[==[" + b + "]==]" for b in bodies)
+    head = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in headers.items())
+    return f"""
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+{head}
+local bodies = {{{items}}}
+local i = 0
+request = function()
+  i = i % #bodies + 1
+  return wrk.format(nil, "{path}", nil, bodies[i])
+end
+"""
 
 
 def lua_cycle_paths(paths: list[str]) -> str:

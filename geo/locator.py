@@ -59,7 +59,7 @@ class GridIndex:
             return None
         own = int(covering.min())  # rows are in code order: lowest index, lowest code
         neighbour, distance = self._nearest_other(point, own, near_m)
-        extra = {"neighbour_code": None, "neighbour_name": None, "distance_m": None}
+        extra: dict[str, Any] = {"neighbour_code": None, "neighbour_name": None, "distance_m": None}
         if neighbour is not None:
             extra = {"neighbour_code": self._places[neighbour]["grid_code"],
                      "neighbour_name": self._places[neighbour]["grid_name"], "distance_m": distance}

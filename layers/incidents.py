@@ -7,7 +7,8 @@ so the log and the case never disagree. Who acts is passed in as a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from psycopg import AsyncConnection, sql
@@ -19,7 +20,7 @@ from layers.catalogue import Category, category
 from layers.errors import Conflict, InvalidInput, NotFound, OutsideTerritory
 from layers.rows import all_rows, one_row
 from layers.teams import Team, claim_nearest, nearest_teams
-from layers.territory import Place, box_degrees, locate
+from layers.territory import Place, box_degrees, locate, outside
 
 CHANNELS = ("hotline", "police_110", "grid_worker", "wechat", "camera", "sensor")
 
@@ -40,26 +41,43 @@ class NewCase:
     idempotency_key: str | None = None
 
 
+Locator = Callable[[float, float, float], Place | None]
+
+
 @dataclass
 class IntakeOptions:
-    """Tunables of intake, from the settings."""
+    """Tunables of intake, from the settings, and the process's grid index if it is fresh."""
 
     near_boundary_m: float = 5.0
     max_team_range_m: float = 10_000.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    locator: Locator | None = None
 
 
-_INSERT = """
-    INSERT INTO incidents (district_code, category_code, channel, description, address,
-                           raw_x, raw_y, raw_crs, geom, grid_id, grid_code, community_code,
-                           street_code, level, deadline, idempotency_key)
-    VALUES (%(district)s, %(category)s, %(channel)s, %(description)s, %(address)s,
-            %(raw_x)s, %(raw_y)s, %(raw_crs)s, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326),
-            %(grid_id)s, %(grid)s, %(community)s, %(street)s, %(level)s,
-            now() + %(hours)s * interval '1 hour', %(key)s)
-    ON CONFLICT (idempotency_key) DO NOTHING
-    RETURNING id
+_CASE_COLUMNS = """
+    i.id, i.district_code, i.category_code, i.channel, i.description, i.address,
+    i.raw_x, i.raw_y, i.raw_crs, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
+    i.grid_code, i.community_code, i.street_code, i.level, i.status, i.team_id,
+    i.duplicate_of, i.reported_at, i.deadline, i.closed_at, i.updated_at,
+    i.deadline < now() AND i.status = ANY(%(open)s) AS overdue
 """
+
+# the case and its first log entry in one statement: atomic without a
+# transaction block, and one round trip on the hottest write path
+_FILE = """
+    WITH ins AS (
+        INSERT INTO incidents (district_code, category_code, channel, description, address,
+                               raw_x, raw_y, raw_crs, geom, grid_id, grid_code, community_code,
+                               street_code, level, deadline, idempotency_key)
+        VALUES (%(district)s, %(category)s, %(channel)s, %(description)s, %(address)s,
+                %(raw_x)s, %(raw_y)s, %(raw_crs)s, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326),
+                %(grid_id)s, %(grid)s, %(community)s, %(street)s, %(level)s,
+                now() + %(hours)s * interval '1 hour', %(key)s)
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING *),
+    logged AS (
+        INSERT INTO incident_events (incident_id, district_code, actor, role, action, to_status, details)
+        SELECT id, district_code, %(actor)s, %(role)s, 'accept', 'accepted', %(details)s FROM ins)
+    SELECT """ + _CASE_COLUMNS + " FROM ins AS i"
 
 _EVENT = """
     INSERT INTO incident_events (incident_id, district_code, actor, role, action,
@@ -82,14 +100,7 @@ _DUPLICATES = """
     LIMIT 10
 """
 
-_CASE = """
-    SELECT i.id, i.district_code, i.category_code, i.channel, i.description, i.address,
-           i.raw_x, i.raw_y, i.raw_crs, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
-           i.grid_code, i.community_code, i.street_code, i.level, i.status, i.team_id,
-           i.duplicate_of, i.reported_at, i.deadline, i.closed_at, i.updated_at,
-           i.deadline < now() AND i.status = ANY(%(open)s) AS overdue
-    FROM incidents AS i WHERE i.id = %(id)s
-"""
+_CASE = "SELECT " + _CASE_COLUMNS + " FROM incidents AS i WHERE i.id = %(id)s"
 
 
 async def _log(conn: AsyncConnection, case: dict, actor: Actor, action: str, to_status: str,
@@ -147,32 +158,40 @@ async def intake(conn: AsyncConnection, case: NewCase, actor: Actor, options: In
     actor.require_role("operator", "dispatcher")
     if case.channel not in CHANNELS:
         raise InvalidInput(f"unknown channel '{case.channel[:20]}'; one of {', '.join(CHANNELS)}")
-    async with conn.transaction():
-        if case.idempotency_key:
-            existing = await _by_key(conn, case.idempotency_key)
-            if existing is not None:
-                return await describe_intake(conn, existing, actor, options), False
-        cat = await category(conn, case.category)
-        try:
-            place = await locate(conn, case.lon, case.lat, options.near_boundary_m)
-        except OutsideTerritory as exc:
-            raise InvalidInput(exc.public) from None
-        actor.require_area(place.community_code)
-        row = await one_row(conn, _INSERT, {
-            "district": place.district_code, "category": cat.code, "channel": case.channel,
-            "description": case.description, "address": case.address, "raw_x": case.raw_x,
-            "raw_y": case.raw_y, "raw_crs": case.raw_crs, "lon": case.lon, "lat": case.lat,
-            "grid_id": place.grid_id, "grid": place.grid_code, "community": place.community_code,
-            "street": place.street_code, "level": cat.level, "hours": cat.time_limit_hours,
-            "key": case.idempotency_key})
-        if row is None:  # a concurrent retry with the same key won the insert
-            winner = await _by_key(conn, case.idempotency_key or "")
-            if winner is None:
-                raise Conflict("the same idempotency key is being used right now; retry")
-            return await describe_intake(conn, winner, actor, options), False
-        await _log(conn, {"id": row["id"], "district_code": place.district_code, "status": None},
-                   actor, "accept", "accepted", details={"channel": case.channel})
-        return await describe_intake(conn, row["id"], actor, options, place, cat), True
+    if case.idempotency_key:
+        existing = await _by_key(conn, case.idempotency_key)
+        if existing is not None:
+            return await describe_intake(conn, existing, actor, options), False
+    cat = await category(conn, case.category)
+    place = await _place(conn, case.lon, case.lat, options)
+    actor.require_area(place.community_code)
+    row = await one_row(conn, _FILE, {
+        "district": place.district_code, "category": cat.code, "channel": case.channel,
+        "description": case.description, "address": case.address, "raw_x": case.raw_x,
+        "raw_y": case.raw_y, "raw_crs": case.raw_crs, "lon": case.lon, "lat": case.lat,
+        "grid_id": place.grid_id, "grid": place.grid_code, "community": place.community_code,
+        "street": place.street_code, "level": cat.level, "hours": cat.time_limit_hours,
+        "key": case.idempotency_key, "actor": actor.name, "role": actor.role,
+        "details": Jsonb({"channel": case.channel}), "open": list(loop.OPEN_STATES)})
+    if row is None:  # a concurrent retry with the same key won the insert
+        winner = await _by_key(conn, case.idempotency_key or "")
+        if winner is None:
+            raise Conflict("the same idempotency key is being used right now; retry")
+        return await describe_intake(conn, winner, actor, options), False
+    return await _answer(conn, row, place, cat, options), True
+
+
+async def _place(conn: AsyncConnection, lon: float, lat: float, options: IntakeOptions) -> Place:
+    """Where the case lies: from the in-memory index when the caller has a fresh one, else SQL."""
+    if options.locator is not None:
+        place = options.locator(lon, lat, options.near_boundary_m)
+        if place is None:
+            raise InvalidInput(outside(lon, lat).public)
+        return place
+    try:
+        return await locate(conn, lon, lat, options.near_boundary_m)
+    except OutsideTerritory as exc:
+        raise InvalidInput(exc.public) from None
 
 
 async def _by_key(conn: AsyncConnection, key: str) -> int | None:
@@ -180,12 +199,18 @@ async def _by_key(conn: AsyncConnection, key: str) -> int | None:
     return None if row is None else int(row["id"])
 
 
-async def describe_intake(conn: AsyncConnection, incident_id: int, actor: Actor, options: IntakeOptions,
-                          place: Place | None = None, cat: Category | None = None) -> dict[str, Any]:
-    """The intake answer: the case, its place, catalogue entry, duplicates and suggested team."""
+async def describe_intake(conn: AsyncConnection, incident_id: int, actor: Actor,
+                          options: IntakeOptions) -> dict[str, Any]:
+    """The intake answer for a stored case (an idempotent replay)."""
     case = await read_case(conn, incident_id, actor)
-    cat = cat or await category(conn, case["category_code"])
-    place = place or await locate(conn, case["lon"], case["lat"], options.near_boundary_m)
+    cat = await category(conn, case["category_code"])
+    place = await _place(conn, case["lon"], case["lat"], options)
+    return await _answer(conn, case, place, cat, options)
+
+
+async def _answer(conn: AsyncConnection, case: dict[str, Any], place: Place, cat: Category,
+                  options: IntakeOptions) -> dict[str, Any]:
+    """The case, its place, catalogue entry, duplicates and suggested team."""
     suggestion = await suggest_team(conn, cat, case["lon"], case["lat"], place, options.max_team_range_m)
     return {
         **case,
@@ -194,7 +219,7 @@ async def describe_intake(conn: AsyncConnection, incident_id: int, actor: Actor,
         "catalogue": {"code": cat.code, "major": cat.major_name, "minor": cat.minor_name,
                       "team_type": cat.team_type, "time_limit_hours": cat.time_limit_hours,
                       "closing_standard": cat.closing_standard},
-        "duplicates": await duplicates(conn, cat, case["lon"], case["lat"], exclude=incident_id),
+        "duplicates": await duplicates(conn, cat, case["lon"], case["lat"], exclude=case["id"]),
         "suggested_team": suggestion["team"],
         "fallback": suggestion["fallback"],
     }

@@ -18,7 +18,8 @@ from psycopg.types.json import Jsonb
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from layers.errors import Conflict, NotFound, PreconditionFailed
+from layers.errors import Conflict, NotFound, PreconditionFailed, StoreError
+from layers.rows import all_rows, one_row
 
 OPEN_STATUSES_SQL = "('closed', 'rejected', 'duplicate')"
 """Statuses after which a case is no longer open; open cases follow their grid."""
@@ -199,46 +200,48 @@ def _grid(row: dict[str, Any]) -> GridRow:
                    shapely.from_wkb(row["wkb"]))
 
 
+def _value(row: dict[str, Any] | None, column: str) -> Any:
+    # for statements that always return one row (aggregates, RETURNING of a locked row)
+    if row is None:
+        raise StoreError("the database returned no row where one was expected")
+    return row[column]
+
+
 async def community(conn: AsyncConnection, code: str) -> CommunityRow:
     """The community ``code``; NotFound when there is none."""
-    cur = await conn.execute(COMMUNITY, {"code": code})
-    return _community(await cur.fetchone(), code)  # type: ignore[arg-type]
+    return _community(await one_row(conn, COMMUNITY, {"code": code}), code)
 
 
 async def current_grids(conn: AsyncConnection, code: str) -> list[GridRow]:
     """The community's grid versions in force now, by code."""
-    cur = await conn.execute(CURRENT_GRIDS, {"code": code})
-    return [_grid(row) for row in await cur.fetchall()]  # type: ignore[arg-type]
+    return [_grid(row) for row in await all_rows(conn, CURRENT_GRIDS, {"code": code})]
 
 
 async def asset_rows(conn: AsyncConnection, code: str) -> dict[str, list[dict[str, Any]]]:
     """Rows (id, label, lon, lat, weights) of every asset kind in and near the community."""
     params = {"code": code, "margin": ASSET_MARGIN_DEG}
-    result: dict[str, list[dict[str, Any]]] = {}
-    for kind, query in (("buildings", BUILDINGS), ("cameras", CAMERAS), ("stall_zones", STALL_ZONES),
-                        ("recent_cases", RECENT_CASES), ("open_cases", OPEN_CASES)):
-        cur = await conn.execute(query, params)
-        result[kind] = list(await cur.fetchall())  # type: ignore[arg-type]
-    return result
+    kinds = (("buildings", BUILDINGS), ("cameras", CAMERAS), ("stall_zones", STALL_ZONES),
+             ("recent_cases", RECENT_CASES), ("open_cases", OPEN_CASES))
+    return {kind: await all_rows(conn, query, params) for kind, query in kinds}
 
 
 async def insert_proposal(conn: AsyncConnection, community_code: str, based_on: int, author: str,
                           features: dict[str, Any], report: dict[str, Any]) -> dict[str, Any]:
     """Store a draft proposal and its report; returns its row (without features and report)."""
-    cur = await conn.execute(INSERT_PROPOSAL, {
+    row = await one_row(conn, INSERT_PROPOSAL, {
         "community": community_code, "version": based_on, "author": author,
         "features": Jsonb(features), "report": Jsonb(report)})
-    row = await cur.fetchone()
-    return dict(row)  # type: ignore[call-overload]
+    if row is None:
+        raise StoreError("the proposal was not stored")
+    return row
 
 
 async def proposal(conn: AsyncConnection, proposal_id: int) -> dict[str, Any]:
     """The proposal ``proposal_id`` with features and report; NotFound when there is none."""
-    cur = await conn.execute(PROPOSAL, {"id": proposal_id})
-    row = await cur.fetchone()
+    row = await one_row(conn, PROPOSAL, {"id": proposal_id})
     if row is None:
         raise NotFound(f"no proposal {proposal_id}")
-    return dict(row)  # type: ignore[call-overload]
+    return row
 
 
 def _unchanged(feature: dict[str, Any], current: dict[str, GridRow]) -> bool:
@@ -262,19 +265,15 @@ async def publish_proposal(conn: AsyncConnection, proposal_id: int, actor: str, 
     proposal is already published or its report is not clean.
     """
     async with conn.transaction():
-        head = await conn.execute(PROPOSAL, {"id": proposal_id})
-        draft = await head.fetchone()
-        if draft is None:
-            raise NotFound(f"no proposal {proposal_id}")
-        code = draft["community_code"]  # type: ignore[call-overload]
+        code = (await proposal(conn, proposal_id))["community_code"]
         # lock order: community, then proposal, so concurrent publishes queue, never deadlock
-        place = _community(await (await conn.execute(COMMUNITY_FOR_UPDATE, {"code": code})).fetchone(), code)  # type: ignore[arg-type]
-        row = await (await conn.execute(PROPOSAL_FOR_UPDATE, {"id": proposal_id})).fetchone()
+        place = _community(await one_row(conn, COMMUNITY_FOR_UPDATE, {"code": code}), code)
+        row = await one_row(conn, PROPOSAL_FOR_UPDATE, {"id": proposal_id})
         if row is None:
             raise NotFound(f"no proposal {proposal_id}")
-        _check_publishable(dict(row), place, expected_version)  # type: ignore[call-overload]
-        now = (await (await conn.execute(TRANSACTION_NOW)).fetchone())["now"]  # type: ignore[index]
-        return await _apply(conn, dict(row), place, actor, role, now)  # type: ignore[call-overload]
+        _check_publishable(row, place, expected_version)
+        now = _value(await one_row(conn, TRANSACTION_NOW), "now")
+        return await _apply(conn, row, place, actor, role, now)
 
 
 def _check_publishable(row: dict[str, Any], place: CommunityRow, expected_version: int | None) -> None:
@@ -294,14 +293,13 @@ def _check_publishable(row: dict[str, Any], place: CommunityRow, expected_versio
 
 async def _apply(conn: AsyncConnection, row: dict[str, Any], place: CommunityRow, actor: str,
                  role: str, now: datetime) -> PublishResult:
-    cur = await conn.execute(CURRENT_GRIDS_FOR_UPDATE, {"code": place.code})
-    current = {g.code: g for g in (_grid(r) for r in await cur.fetchall())}  # type: ignore[arg-type]
+    current = {g.code: g for g in map(_grid, await all_rows(conn, CURRENT_GRIDS_FOR_UPDATE, {"code": place.code}))}
     features = row["features"]["features"]
     unchanged = [_unchanged(f, current) for f in features]
     kept_codes = {f["properties"]["code"] for f, same in zip(features, unchanged, strict=True) if same}
     retired = [g for c, g in current.items() if c not in kept_codes]
     await conn.execute(RETIRE_GRIDS, {"now": now, "ids": [g.id for g in retired]})
-    last = (await (await conn.execute(LAST_GRID_NUMBER, {"code": place.code})).fetchone())["last"]  # type: ignore[index]
+    last = int(_value(await one_row(conn, LAST_GRID_NUMBER, {"code": place.code}), "last"))
     created, new_ids = [], []
     for feature in (f for f, same in zip(features, unchanged, strict=True) if not same):
         props = feature["properties"]
@@ -311,36 +309,32 @@ async def _apply(conn: AsyncConnection, row: dict[str, Any], place: CommunityRow
             if last > 999:
                 raise Conflict(f"community {place.code} has used all 999 grid numbers")
             code = f"{place.code}{last:03d}"
-        inserted = await conn.execute(INSERT_GRID, {
+        inserted = await one_row(conn, INSERT_GRID, {
             "code": code, "community": place.code, "name": props.get("name") or code,
             "worker_name": props.get("worker_name") or "", "worker_phone": props.get("worker_phone") or "",
             "wkb": shapely.to_wkb(shape(feature["geometry"])), "now": now})
-        new_ids.append((await inserted.fetchone())["id"])  # type: ignore[index]
+        new_ids.append(_value(inserted, "id"))
         created.append(code)
-    moved = await conn.execute(REKEY_OPEN_CASES, {
+    moved = await all_rows(conn, REKEY_OPEN_CASES, {
         "new_ids": new_ids, "old_ids": [g.id for g in retired], "now": now, "actor": actor,
         "role": role, "proposal": row["id"]})
-    rekeyed = len(await moved.fetchall())
-    version = (await (await conn.execute(BUMP_COMMUNITY, {"code": place.code})).fetchone())["grids_version"]  # type: ignore[index]
+    version = _value(await one_row(conn, BUMP_COMMUNITY, {"code": place.code}), "grids_version")
     await conn.execute(MARK_PUBLISHED, {"now": now, "id": row["id"]})
     return PublishResult(place.code, version, now, sorted(g.code for g in retired), created,
-                         sorted(kept_codes), rekeyed)
+                         sorted(kept_codes), len(moved))
 
 
 async def grid_history(conn: AsyncConnection, code: str) -> list[dict[str, Any]]:
     """Every version of grid ``code``, oldest first, with the codes it replaced and was replaced by."""
-    cur = await conn.execute(GRID_HISTORY, {"code": code})
-    rows = await cur.fetchall()
+    rows = await all_rows(conn, GRID_HISTORY, {"code": code})
     if not rows:
         raise NotFound(f"no grid {code}")
-    return [dict(r) for r in rows]  # type: ignore[call-overload]
+    return rows
 
 
 async def community_grids(conn: AsyncConnection, code: str, at: datetime | None) -> list[dict[str, Any]]:
     """The grid versions of community ``code`` in force at ``at`` (now when None)."""
     await community(conn, code)
     if at is None:
-        cur = await conn.execute(COMMUNITY_GRIDS_CURRENT, {"code": code})
-    else:
-        cur = await conn.execute(COMMUNITY_GRIDS_AS_OF, {"code": code, "at": at})
-    return [dict(r) for r in await cur.fetchall()]  # type: ignore[call-overload]
+        return await all_rows(conn, COMMUNITY_GRIDS_CURRENT, {"code": code})
+    return await all_rows(conn, COMMUNITY_GRIDS_AS_OF, {"code": code, "at": at})

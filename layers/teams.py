@@ -29,7 +29,7 @@ NEAREST = """
            ST_Distance(t.position::geography, pt.g, true) AS distance_m,
            ST_Distance(t.position::geography, pt.g, false) AS sphere_m
     FROM teams AS t, pt
-    WHERE t.type = %(type)s AND t.status = ANY(%(statuses)s)
+    WHERE t.type = %(type)s AND t.status = 'free'
     ORDER BY t.position::geography <-> pt.g
     LIMIT %(limit)s
 """
@@ -61,13 +61,12 @@ def _exact_top(rows: list[dict], k: int, limit: int) -> list[dict] | None:
     return None
 
 
-async def nearest_teams(conn: AsyncConnection, lon: float, lat: float, team_type: str, k: int,
-                        statuses: tuple[str, ...] = ("free",)) -> list[Team]:
-    """The ``k`` teams of ``team_type`` nearest to the point, by spheroid distance."""
+async def nearest_teams(conn: AsyncConnection, lon: float, lat: float, team_type: str, k: int) -> list[Team]:
+    """The ``k`` free teams of ``team_type`` nearest to the point, by spheroid distance."""
     limit = k + 8
     while True:
         rows = await all_rows(conn, NEAREST, {
-            "lon": lon, "lat": lat, "type": team_type, "statuses": list(statuses), "limit": limit})
+            "lon": lon, "lat": lat, "type": team_type, "limit": limit})
         top = _exact_top(rows, k, limit)
         if top is not None:
             return [Team(**{key: v for key, v in r.items() if key != "sphere_m"}) for r in top]

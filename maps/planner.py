@@ -13,8 +13,8 @@ import json
 
 import folium
 from branca.element import Element, JavascriptLink, MacroElement
-from jinja2 import Template
 from folium.plugins import GeoMan
+from jinja2 import Template
 
 from maps.assets import STATIC_URL_PREFIX, render_offline
 

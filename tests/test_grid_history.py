@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -64,5 +65,5 @@ def test_history_of_a_demo_grid_has_one_current_version(client_ro: TestClient) -
     assert [f["properties"]["current"] for f in history["features"]] == [True]
     assert history["features"][0]["properties"]["replaced"] == []
     ring = history["features"][0]["geometry"]["coordinates"][0][0]
-    signed = sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in zip(ring, ring[1:], strict=False))
+    signed = sum(x1 * y2 - x2 * y1 for (x1, y1), (x2, y2) in itertools.pairwise(ring))
     assert signed > 0  # RFC 7946: exterior rings counter-clockwise

@@ -235,7 +235,7 @@ def test_split_a_demo_grid_then_publish_still_tiles(client_rw: TestClient, demo_
     headers = auth(client_rw, area=community)
     grids = client_rw.get(f"/communities/{community}/grids").json()["features"]
     target = shapely.geometry.shape(grids[0]["geometry"])
-    minx, miny, maxx, maxy = target.bounds
+    _, miny, _, maxy = target.bounds
     cx = target.representative_point().x
     line = [[cx, miny - 0.001], [cx + 0.0001, maxy + 0.001]]
     answer = client_rw.post(f"/planning/communities/{community}/proposals", headers=headers,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, Path, Query, Response
+from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 
@@ -40,7 +40,7 @@ async def _new_case(conn: ConnDep, body: NewIncident, key: str | None) -> incide
 
 @router.post("/incidents", status_code=201, summary="Take in a case from any channel")
 async def create_incident(
-    body: NewIncident, conn: ConnDep, principal: CurrentPrincipal, settings: SettingsDep,
+    body: NewIncident, request: Request, conn: ConnDep, principal: CurrentPrincipal, settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> JSONResponse:
     """Locate, look up the catalogue, find duplicates and the nearest free team, store, log.
@@ -49,7 +49,9 @@ async def create_incident(
     instead of creating a second case.
     """
     case = await _new_case(conn, body, idempotency_key)
-    options = incidents.IntakeOptions(settings.near_boundary_m, settings.max_team_range_m)
+    index = request.app.state.grids.current()
+    options = incidents.IntakeOptions(settings.near_boundary_m, settings.max_team_range_m,
+                                      index.locate if index is not None else None)
     answer, created = await incidents.intake(conn, case, principal, options)
     return JSONResponse(jsonable_encoder(answer), status_code=201 if created else 200,
                         headers={"Location": f"/incidents/{answer['id']}"})

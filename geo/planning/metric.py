@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 import pyproj
@@ -36,10 +37,22 @@ class MetricFrame:
         centre = geom.envelope.centroid
         return cls(metric_crs_for(centre.x))
 
+    @overload
+    def to_metric(self, geoms: np.ndarray) -> np.ndarray: ...
+
+    @overload
+    def to_metric(self, geoms: BaseGeometry) -> BaseGeometry: ...
+
     def to_metric(self, geoms: np.ndarray | BaseGeometry) -> np.ndarray | BaseGeometry:
         """Project WGS84 geometries (one or an array) into the zone."""
         forward = _transformer(4326, self.epsg)
         return shapely.transform(geoms, lambda xy: np.column_stack(forward.transform(xy[:, 0], xy[:, 1])))
+
+    @overload
+    def to_wgs84(self, geoms: np.ndarray) -> np.ndarray: ...
+
+    @overload
+    def to_wgs84(self, geoms: BaseGeometry) -> BaseGeometry: ...
 
     def to_wgs84(self, geoms: np.ndarray | BaseGeometry) -> np.ndarray | BaseGeometry:
         """Project zone geometries (one or an array) back to WGS84."""

@@ -121,7 +121,7 @@ def suggest_partition(area: BaseGeometry, lonlat: np.ndarray, weight: np.ndarray
     pad = max(maxx - minx, maxy - miny)
     cells = power_cells(centres, power, (minx - pad, miny - pad, maxx + pad, maxy + pad))
     cells = [c for c in cells if not c.is_empty and c.intersects(metric_area)]
-    cells_wgs84 = list(frame.to_wgs84(np.asarray(cells, dtype=object)))  # type: ignore[arg-type]
+    cells_wgs84 = list(frame.to_wgs84(np.asarray(cells, dtype=object)))
     faces = _faces_in(area, cells_wgs84)
     owners = owner_of_faces(faces, cells_wgs84)
     groups: list[list[Polygon]] = [[] for _ in cells_wgs84]

@@ -43,7 +43,7 @@ def _areas(frame: MetricFrame, shapes: list[BaseGeometry]) -> list[float]:
 
 
 def _coverage_json(cov: Coverage, frame: MetricFrame, sliver_m2: float) -> dict[str, Any]:
-    edge_lengths = [float(shapely.length(e)) for e in frame.to_metric(  # type: ignore[union-attr]
+    edge_lengths = [float(shapely.length(e)) for e in frame.to_metric(
         np.asarray([e for _, e in cov.invalid_edges], dtype=object))]
     overlap_areas = _areas(frame, [g for _, g in cov.overlaps])
     gap_areas = _areas(frame, cov.gaps)

@@ -71,7 +71,7 @@ async def _context(conn: AsyncConnection, code: str) -> _Context:
     assets = Assets(_points(rows["buildings"], ("residents", "households")),
                     _points(rows["cameras"]), _points(rows["stall_zones"]),
                     _points(rows["recent_cases"]), _points(rows["open_cases"]))
-    current = [CurrentGrid(g.id, g.code, g.name, g.geom, g.worker_name, g.worker_phone)  # type: ignore[arg-type]
+    current = [CurrentGrid(g.id, g.code, g.name, g.geom, g.worker_name, g.worker_phone)
                for g in grids]
     return _Context(place, current, assets, frame)
 

@@ -1,10 +1,10 @@
-"""Rebuild polygons from their noded linework so neighbours share the very same vertices.
+"""Tilings from noded linework, so that neighbours share the very same vertices.
 
-Cutting or clipping polygons one by one leaves a neighbour's edge without
-the vertex where a cut line met it, and coverage checks (rightly) call that
-a mismatch. Noding every boundary together, polygonizing the faces and
-handing each face to the polygon it lies in gives a tiling whose shared
-edges are identical on both sides.
+Clipping cells to an area one by one leaves a neighbour's edge without the
+vertex where another cell's edge met it, and coverage checks (rightly) call
+that a mismatch. Noding every boundary together, polygonizing the faces and
+handing each face to the cell it lies in gives a tiling whose shared edges
+are identical on both sides (used by :mod:`geo.planning.partition`).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """What each grid holds: residents, households, buildings, stall zones, cameras, recent cases.
 
 Assets are WGS84 points (a building by its centroid, a stall zone by a point
-on its surface), tested against the grids in the same frame the store uses. A point on an edge shared by two grids counts for the
-first grid in the given order only, as locate gives it to one grid too.
+on its surface), tested against the grids in the frame the store uses. A
+point on an edge shared by two grids counts for the first grid in the given
+order only, as locate gives it to one grid too.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Layer changes are announced (NOTIFY) as well as counted; index cases by street.
+"""Layer changes are announced (NOTIFY) as well as counted; indexes for intake.
 
 Services keep in-memory copies (the grid index for locate, tile caches)
 and need to hear of a change without asking the database on every request:
@@ -30,10 +30,16 @@ def upgrade() -> None:
             RETURN NULL;
         END $$""")
     op.execute("CREATE INDEX incidents_street_status ON incidents (street_code, status)")
+    # nearest free team of a type: the type is matched inside the index and
+    # busy or off-duty teams are not in it, so the KNN scan reads only hits
+    op.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
+    op.execute("CREATE INDEX teams_free_type_geog_gist ON teams USING gist (type, (position::geography)) "
+               "WHERE status = 'free'")
 
 
 def downgrade() -> None:
     op.execute("DROP INDEX IF EXISTS incidents_street_status")
+    op.execute("DROP INDEX IF EXISTS teams_free_type_geog_gist")
     op.execute("""
         CREATE OR REPLACE FUNCTION wangge_bump_layer_version() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN

@@ -1,0 +1,92 @@
+"""Intake and batch position updates over HTTP, each beside a same-run baseline.
+
+Budgets (issue 3): intake (locate + catalogue + nearest team + duplicates +
+write + log) at least 300 cases/s with p99 < 50 ms at 16 concurrent clients;
+batch position updates at least 2,000 positions/s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+import numpy as np
+import psycopg
+
+from api.auth import issue_token
+from bench.bench_locate import inside_points
+from bench.common import fresh_demo_url, lua_post_json, served, wrk
+from layers.secrets import token_secret
+
+
+def intake_bodies(url: str, count: int = 3000) -> list[str]:
+    rng = np.random.default_rng(4)
+    with psycopg.connect(url) as conn:
+        codes = [r[0] for r in conn.execute("SELECT code FROM catalogue WHERE team_type IS NOT NULL")]
+    channels = ["hotline", "grid_worker", "wechat", "police_110", "camera", "sensor"]
+    return [json.dumps({"category": codes[int(rng.integers(len(codes)))], "channel": channels[i % 6],
+                        "description": "bench", "location": {"lon": lon, "lat": lat}})
+            for i, (lon, lat) in enumerate(inside_points(url, count))]
+
+
+def raw_position_updates(url: str, batch: list[dict], rounds: int) -> float:
+    """Baseline: the same UPDATE ... FROM unnest straight from psycopg, positions/s."""
+
+    async def run() -> float:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            started = time.perf_counter()
+            for _ in range(rounds):
+                await conn.execute("""
+                    UPDATE teams AS t SET position = ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326),
+                           position_at = now()
+                    FROM unnest(%s::int[], %s::float8[], %s::float8[]) AS u(id, lon, lat) WHERE t.id = u.id""",
+                    ([p["id"] for p in batch], [p["lon"] for p in batch], [p["lat"] for p in batch]))
+            return rounds * len(batch) / (time.perf_counter() - started)
+
+    return asyncio.run(run())
+
+
+def api_position_updates(base: str, token: str, batch: list[dict], rounds: int, clients: int = 4) -> float:
+    """Batches of positions through PUT /teams/positions from ``clients`` concurrent clients."""
+
+    async def run() -> float:
+        async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"},
+                                     timeout=30) as client:
+            async def worker() -> None:
+                for _ in range(rounds // clients):
+                    response = await client.put("/teams/positions", json={"positions": batch})
+                    response.raise_for_status()
+
+            started = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(clients)))
+            return (rounds // clients) * clients * len(batch) / (time.perf_counter() - started)
+
+    return asyncio.run(run())
+
+
+def main() -> None:
+    url = fresh_demo_url("bench_intake")
+    token = issue_token(token_secret(url), "dispatcher", "340111")
+    bodies = intake_bodies(url)
+    rng = np.random.default_rng(9)
+    batch = [{"id": i, "lon": float(117.25 + rng.random() * 0.15), "lat": float(31.7 + rng.random() * 0.15)}
+             for i in range(1, 301)]
+    with served(url) as base:
+        wrk(f"{base}/health", 16, 3)
+        health = wrk(f"{base}/health", 16, 10)
+        intake = wrk(f"{base}/incidents", 16, 10, lua_post_json("/incidents", bodies, {
+            "Authorization": f"Bearer {token}"}))
+        api_rate = api_position_updates(base, token, batch, rounds=40)
+    raw_rate = raw_position_updates(url, batch, rounds=40)
+    print("intake over HTTP, 16 concurrent clients, 1 uvicorn worker")
+    print(health.line("/health (baseline)"))
+    print(intake.line("POST /incidents"))
+    print(f"intake: {intake.rps:.0f} cases/s (budget >= 300), p99 {intake.p99_ms:.1f} ms (budget < 50 ms)")
+    print(f"batch positions: {api_rate:.0f} positions/s over HTTP (budget >= 2000); "
+          f"raw SQL baseline {raw_rate:.0f}/s, ratio {api_rate / raw_rate:.2f}")
+
+
+if __name__ == "__main__":
+    main()
