@@ -16,7 +16,6 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.gridcache import GridCache
-from api.limits import BodySizeLimit
 from api.routers import (
     catalogue,
     collections,
@@ -67,13 +66,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.layers.stop()
             await app.state.pool.close()
 
-    app = FastAPI(title="wangge", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    # max_body_size: a larger body is refused with 413 before it is read into memory
+    app = FastAPI(title="wangge", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
+                  max_body_size=settings.max_body_bytes)
     app.state.settings = settings
     errors.install(app)
-    # planning before map_views: /maps/planner/{code} must win over /maps/{level}/{code}
-    for module in (health, ready, collections, locate, catalogue, incidents, teams, planning, grids,
-                   map_views, tiles, live):
+    # routes are matched in order: the hot paths first; planning before map_views,
+    # so /maps/planner/{code} wins over /maps/{level}/{code}
+    for module in (health, locate, tiles, incidents, live, ready, collections, catalogue, teams, planning,
+                   grids, map_views):
         app.include_router(module.router)
     app.mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

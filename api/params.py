@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Query
 from pydantic import FiniteFloat
@@ -26,15 +28,21 @@ class InputPoint:
     lat: float
 
 
-async def input_point(
-    lon: Annotated[FiniteFloat, Query(description="longitude, or easting for a projected EPSG code")],
-    lat: Annotated[FiniteFloat, Query(description="latitude, or northing for a projected EPSG code")],
-    crs: Annotated[str, Query(max_length=64, description=CRS_HELP)] = "wgs84",
-) -> InputPoint:
-    """Read ``lon``/``lat``/``crs`` from the query and normalize to WGS84 (422 on any problem)."""
+LonQuery = Annotated[FiniteFloat, Query(description="longitude, or easting for a projected EPSG code")]
+LatQuery = Annotated[FiniteFloat, Query(description="latitude, or northing for a projected EPSG code")]
+CrsQuery = Annotated[str, Query(max_length=64, description=CRS_HELP)]
+
+
+def normalize_point(x: float, y: float, crs: str) -> InputPoint:
+    """Normalize a client's point to WGS84 once, keeping what was sent (422 on any problem)."""
     system = parse_crs(crs)
-    wgs_lon, wgs_lat = to_wgs84(lon, lat, system)
-    return InputPoint(lon, lat, system, wgs_lon, wgs_lat)
+    lon, lat = to_wgs84(x, y, system)
+    return InputPoint(x, y, system, lon, lat)
+
+
+async def input_point(lon: LonQuery, lat: LatQuery, crs: CrsQuery = "wgs84") -> InputPoint:
+    """Read ``lon``/``lat``/``crs`` from the query and normalize to WGS84."""
+    return normalize_point(lon, lat, crs)
 
 
 PointQuery = Annotated[InputPoint, Depends(input_point)]
@@ -69,3 +77,29 @@ async def bbox_query(
 BBoxQuery = Annotated[BBox, Depends(bbox_query)]
 Limit = Annotated[int, Query(ge=1, le=10_000, description="features per page")]
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="features to skip")]
+
+
+CHINA_TIME = ZoneInfo("Asia/Shanghai")
+"""A date or a time without an offset is read in China Standard Time (all of China uses it)."""
+
+
+def parse_at(text: str) -> datetime:
+    """``2024-05-01`` (start of that day) or an ISO 8601 time; no offset means China time."""
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(), CHINA_TIME)
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput("at must be a date (2024-05-01) or an ISO 8601 time") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA_TIME)
+
+
+AtText = Annotated[str | None, Query(max_length=40, description="a date or ISO time; default now")]
+
+
+async def at_query(at: AtText = None) -> datetime | None:
+    """The ``at`` query parameter: the moment to look at, None for now."""
+    return parse_at(at) if at is not None else None
+
+
+AtQuery = Annotated[datetime | None, Depends(at_query)]

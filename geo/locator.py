@@ -54,24 +54,26 @@ class GridIndex:
     def locate(self, lon: float, lat: float, near_m: float) -> Place | None:
         """The place of the WGS84 point, or None outside every grid."""
         point = shapely.Point(lon, lat)
-        covering = self._tree.query(point, predicate="covered_by")
+        # one tree query for the covering grid and its near neighbours alike
+        near = self._tree.query(point, predicate="dwithin", distance=box_degrees(lat, near_m))
+        if len(near) == 0:
+            return None
+        near.sort()  # rows are in code order: the first covering one has the lowest code
+        covering = near[shapely.covers(self._geoms[near], point)]
         if len(covering) == 0:
             return None
-        own = int(covering.min())  # rows are in code order: lowest index, lowest code
-        neighbour, distance = self._nearest_other(point, own, near_m)
+        own = int(covering[0])
+        neighbour, distance = self._nearest_other(point, [int(i) for i in near if i != own], near_m)
         extra: dict[str, Any] = {"neighbour_code": None, "neighbour_name": None, "distance_m": None}
         if neighbour is not None:
             extra = {"neighbour_code": self._places[neighbour]["grid_code"],
                      "neighbour_name": self._places[neighbour]["grid_name"], "distance_m": distance}
         return Place(**self._places[own], **extra)
 
-    def _nearest_other(self, point: shapely.Point, own: int, near_m: float) -> tuple[int | None, float]:
-        lat = point.y
-        candidates = self._tree.query(point, predicate="dwithin", distance=box_degrees(lat, near_m))
-        others = [int(i) for i in candidates if int(i) != own]
+    def _nearest_other(self, point: shapely.Point, others: list[int], near_m: float) -> tuple[int | None, float]:
         if not others:
             return None, 0.0
-        kx, ky = metres_per_degree(lat)
+        kx, ky = metres_per_degree(point.y)
         x0, y0 = point.x, point.y
 
         def local(xy: np.ndarray) -> np.ndarray:

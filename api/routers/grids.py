@@ -2,44 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Path
 
 from api.deps import ConnDep
+from api.params import AtQuery
 from layers import planning as store
-from layers.errors import InvalidInput
 
 router = APIRouter(tags=["grids"])
 
-CHINA_TIME = ZoneInfo("Asia/Shanghai")
-"""A date or a time without an offset is read in China Standard Time (all of China uses it)."""
-
 GridCode = Annotated[str, Path(pattern=r"^[0-9]{15}$", description="15-digit grid code")]
 CommunityCode = Annotated[str, Path(pattern=r"^[0-9]{12}$", description="12-digit community code")]
-
-
-def parse_at(text: str) -> datetime:
-    """``2024-05-01`` (start of that day) or an ISO 8601 time; no offset means China time."""
-    try:
-        if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(), CHINA_TIME)
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise InvalidInput("at must be a date (2024-05-01) or an ISO 8601 time") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=CHINA_TIME)
-
-
-async def at_query(
-    at: Annotated[str | None, Query(max_length=40, description="a date or ISO time; default now")] = None,
-) -> datetime | None:
-    """The ``at`` query parameter: the moment to look at, None for now."""
-    return parse_at(at) if at is not None else None
-
-
-AtQuery = Annotated[datetime | None, Depends(at_query)]
 
 
 def _version(row: dict[str, Any]) -> dict[str, Any]:

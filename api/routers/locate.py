@@ -13,8 +13,7 @@ from __future__ import annotations
 import orjson
 from fastapi import APIRouter, Request, Response
 
-from api.params import PointQuery
-from api.routers.grids import AtQuery
+from api.params import AtText, CrsQuery, LatQuery, LonQuery, normalize_point, parse_at
 from layers.db import translated_errors
 from layers.territory import locate as locate_point
 from layers.territory import outside
@@ -24,22 +23,27 @@ router = APIRouter(tags=["locate"])
 
 @router.get("/locate", summary="Which grid, community, street and district own a point",
             response_class=Response, responses={200: {"content": {"application/json": {}}}})
-async def locate(point: PointQuery, request: Request, at: AtQuery) -> Response:
+async def locate(request: Request, lon: LonQuery, lat: LatQuery, crs: CrsQuery = "wgs84",
+                 at: AtText = None) -> Response:
     """Answer the place of the point, or 404 when it is outside the territory.
 
     ``near_boundary`` is true when another grid lies within the configured
     distance (``WANGGE_NEAR_BOUNDARY_M``, default 5 m); ``neighbour`` names it.
     With ``at`` (a date or ISO time) the grids in force then answer.
     """
+    # parameters are declared here rather than through dependencies: this
+    # route is the service's hottest, and each dependency layer costs time
+    point = normalize_point(lon, lat, crs)
+    moment = parse_at(at) if at is not None else None
     near_m = request.app.state.settings.near_boundary_m
-    index = request.app.state.grids.current() if at is None else None
+    index = request.app.state.grids.current() if moment is None else None
     if index is not None:
         place = index.locate(point.lon, point.lat, near_m)
         if place is None:
             raise outside(point.lon, point.lat)
     else:
         async with request.app.state.pool.connection() as conn, translated_errors():
-            place = await locate_point(conn, point.lon, point.lat, near_m, at)
+            place = await locate_point(conn, point.lon, point.lat, near_m, moment)
     neighbour = None
     if place.neighbour_code is not None:
         neighbour = {"code": place.neighbour_code, "name": place.neighbour_name,
