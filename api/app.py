@@ -31,6 +31,7 @@ from api.routers import (
 )
 from api.routers import maps as map_views
 from api.settings import Settings, get_settings
+from layers.catalogue import CatalogueCache
 from layers.db import open_pool
 from layers.errors import StoreError
 from layers.secrets import token_secret
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.token_secret = settings.secret or token_secret(settings.database_url)
         app.state.layers = LayerWatcher(settings.database_url)
         await app.state.layers.start()
+        app.state.catalogue = CatalogueCache()
         app.state.grids = GridCache(app.state.pool, app.state.layers)
         await app.state.grids.start()
         try:

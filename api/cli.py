@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 
 import uvicorn
 
-from api.app import create_app
 from api.auth import ROLES, issue_token
 from api.settings import Settings, get_settings
 from api.store import demo_district, ensure_demo_city, open_store
@@ -25,8 +25,10 @@ log = logging.getLogger("wangge")
 
 
 def _serve(settings: Settings, url: str, host: str, port: int) -> None:
-    app = create_app(settings.model_copy(update={"database_url": url}))
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # each worker process builds its app from the environment (the factory)
+    os.environ["DATABASE_URL"] = url
+    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=settings.workers,
+                log_level="warning", access_log=False)
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:

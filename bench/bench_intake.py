@@ -16,6 +16,7 @@ import numpy as np
 import psycopg
 
 from api.auth import issue_token
+from api.settings import get_settings
 from bench.bench_locate import inside_points
 from bench.common import fresh_demo_url, lua_post_json, served, wrk
 from layers.secrets import token_secret
@@ -80,7 +81,7 @@ def main() -> None:
             "Authorization": f"Bearer {token}"}))
         api_rate = api_position_updates(base, token, batch, rounds=40)
     raw_rate = raw_position_updates(url, batch, rounds=40)
-    print("intake over HTTP, 16 concurrent clients, 1 uvicorn worker")
+    print(f"intake over HTTP, 16 concurrent clients, {get_settings().workers} uvicorn workers")
     print(health.line("/health (baseline)"))
     print(intake.line("POST /incidents"))
     print(f"intake: {intake.rps:.0f} cases/s (budget >= 300), p99 {intake.p99_ms:.1f} ms (budget < 50 ms)")

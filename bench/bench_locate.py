@@ -11,6 +11,7 @@ import psycopg
 import shapely
 from shapely import wkb
 
+from api.settings import get_settings
 from bench.common import demo_url, lua_cycle_paths, served, wrk
 
 
@@ -35,7 +36,7 @@ def main() -> None:
         wrk(base, 8, 3, lua_cycle_paths(paths))
         health = wrk(f"{base}/health", 8, 10)
         locate = wrk(base, 8, 10, lua_cycle_paths(paths))
-    print("locate over HTTP, 8 concurrent clients, 1 uvicorn worker")
+    print(f"locate over HTTP, 8 concurrent clients, {get_settings().workers} uvicorn workers")
     print(health.line("/health (baseline)"))
     print(locate.line("/locate"))
     print(f"throughput ratio locate/health: {locate.rps / health.rps:.2f} (budget >= 0.5)")

@@ -52,8 +52,9 @@ def fresh_demo_url(name: str) -> str:
 
 
 @contextlib.contextmanager
-def served(url: str, port: int = 8765, workers: int = 1) -> Iterator[str]:
-    """Run the app under uvicorn in a child process; yield its base URL."""
+def served(url: str, port: int = 8765, workers: int | None = None) -> Iterator[str]:
+    """Run the app under uvicorn in a child process, as ``wangge serve`` does; yield its base URL."""
+    workers = workers or get_settings().workers
     env = {**os.environ, "DATABASE_URL": url}
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--port", str(port),

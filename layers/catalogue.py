@@ -30,6 +30,11 @@ class Category:
     duplicate_window_hours: int
 
 
+def unknown_category(code: str) -> InvalidInput:
+    """The error for a category code the catalogue does not have."""
+    return InvalidInput(f"unknown category '{code[:20]}'; see GET /catalogue")
+
+
 async def all_categories(conn: AsyncConnection) -> list[Category]:
     """Every category, in code order."""
     rows = await all_rows(conn, f"SELECT {_COLUMNS} FROM catalogue ORDER BY code")
@@ -40,8 +45,32 @@ async def category(conn: AsyncConnection, code: str) -> Category:
     """The category ``code``, or :class:`InvalidInput` naming the unknown code."""
     row = await one_row(conn, f"SELECT {_COLUMNS} FROM catalogue WHERE code = %s", (code,))
     if row is None:
-        raise InvalidInput(f"unknown category '{code[:20]}'; see GET /catalogue")
+        raise unknown_category(code)
     return Category(**row)
+
+
+class CatalogueCache:
+    """The catalogue in memory, re-read whenever its announced version changes.
+
+    ``version`` comes from the layer watcher; None (not listening) means
+    the cache cannot be trusted and every call reads the database.
+    """
+
+    def __init__(self) -> None:
+        self._version: int | None = None
+        self._by_code: dict[str, Category] = {}
+
+    async def category(self, conn: AsyncConnection, code: str, version: int | None) -> Category:
+        """The category ``code``, or :class:`InvalidInput` naming the unknown code."""
+        if version is None:
+            return await category(conn, code)
+        if version != self._version:
+            self._by_code = {c.code: c for c in await all_categories(conn)}
+            self._version = version
+        found = self._by_code.get(code)
+        if found is None:
+            raise unknown_category(code)
+        return found
 
 
 async def team_types(conn: AsyncConnection) -> set[str]:

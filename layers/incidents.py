@@ -7,7 +7,7 @@ so the log and the case never disagree. Who acts is passed in as a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,15 +42,21 @@ class NewCase:
 
 
 Locator = Callable[[float, float, float], Place | None]
+CategoryLookup = Callable[[AsyncConnection, str], Awaitable[Category]]
 
 
 @dataclass
 class IntakeOptions:
-    """Tunables of intake, from the settings, and the process's grid index if it is fresh."""
+    """Tunables of intake, from the settings, and the process's in-memory look-ups.
+
+    ``locator`` is the grid index when it is fresh (else SQL locates);
+    ``category_of`` may answer from a cached catalogue.
+    """
 
     near_boundary_m: float = 5.0
     max_team_range_m: float = 10_000.0
     locator: Locator | None = None
+    category_of: CategoryLookup = category
 
 
 _CASE_COLUMNS = """
@@ -162,7 +168,7 @@ async def intake(conn: AsyncConnection, case: NewCase, actor: Actor, options: In
         existing = await _by_key(conn, case.idempotency_key)
         if existing is not None:
             return await describe_intake(conn, existing, actor, options), False
-    cat = await category(conn, case.category)
+    cat = await options.category_of(conn, case.category)
     place = await _place(conn, case.lon, case.lat, options)
     actor.require_area(place.community_code)
     row = await one_row(conn, _FILE, {
@@ -203,7 +209,7 @@ async def describe_intake(conn: AsyncConnection, incident_id: int, actor: Actor,
                           options: IntakeOptions) -> dict[str, Any]:
     """The intake answer for a stored case (an idempotent replay)."""
     case = await read_case(conn, incident_id, actor)
-    cat = await category(conn, case["category_code"])
+    cat = await options.category_of(conn, case["category_code"])
     place = await _place(conn, case["lon"], case["lat"], options)
     return await _answer(conn, case, place, cat, options)
 

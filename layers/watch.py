@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "wangge_layers"
 TABLES = ("districts", "streets", "communities", "grids", "cameras", "waterlogging_points",
-          "stall_zones", "buildings", "teams", "incidents")
+          "stall_zones", "buildings", "teams", "incidents", "catalogue")
 Listener = Callable[[str, int], Awaitable[None]]
 
 
@@ -96,8 +96,8 @@ class LayerWatcher:
                         version = int(raw) if raw.isdigit() else 0
                         self._versions[table] = max(version, self._versions.get(table, 0))
                         await self._notify_all(table, version)
-            except psycopg.OperationalError as exc:
-                log.warning("layer watcher lost its connection (%s); retrying", exc)
+            except psycopg.Error as exc:  # lost connection, or a schema not migrated yet
+                log.warning("layer watcher stopped listening (%s); retrying", exc)
             finally:
                 self._connected.clear()
             await asyncio.sleep(self._retry_s)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
+from psycopg import AsyncConnection
 
 from api.auth import CurrentPrincipal
 from api.deps import ConnDep, SettingsDep
+from api.responses import json_response
 from api.schemas import Action, NewIncident
 from geo.crs import parse_crs, to_wgs84
 from layers import incidents
+from layers.catalogue import Category
 from layers.errors import InvalidInput, NotFound
 from layers.geocode import geocode
 from layers.loop import TRANSITIONS
@@ -42,7 +43,7 @@ async def _new_case(conn: ConnDep, body: NewIncident, key: str | None) -> incide
 async def create_incident(
     body: NewIncident, request: Request, conn: ConnDep, principal: CurrentPrincipal, settings: SettingsDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
-) -> JSONResponse:
+) -> Response:
     """Locate, look up the catalogue, find duplicates and the nearest free team, store, log.
 
     A retry with the same ``Idempotency-Key`` returns the first answer (200)
@@ -50,11 +51,16 @@ async def create_incident(
     """
     case = await _new_case(conn, body, idempotency_key)
     index = request.app.state.grids.current()
+    version = request.app.state.layers.version("catalogue")
+
+    async def category_of(conn: AsyncConnection, code: str) -> Category:
+        return await request.app.state.catalogue.category(conn, code, version)
+
     options = incidents.IntakeOptions(settings.near_boundary_m, settings.max_team_range_m,
-                                      index.locate if index is not None else None)
+                                      index.locate if index is not None else None, category_of)
     answer, created = await incidents.intake(conn, case, principal, options)
-    return JSONResponse(jsonable_encoder(answer), status_code=201 if created else 200,
-                        headers={"Location": f"/incidents/{answer['id']}"})
+    return json_response(answer, status_code=201 if created else 200,
+                         headers={"Location": f"/incidents/{answer['id']}"})
 
 
 @router.get("/incidents/overdue", summary="Open cases past their deadline in an area")
@@ -96,4 +102,4 @@ async def act(incident_id: IncidentId, action: Annotated[str, Path(pattern=ACTIO
     body = body or Action()
     case = await incidents.act(conn, incident_id, action, principal, body.reason, body.team_id,
                                body.duplicate_of)
-    return JSONResponse(jsonable_encoder(case))
+    return json_response(case)

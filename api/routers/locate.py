@@ -10,10 +10,10 @@ going through generic encoding.
 
 from __future__ import annotations
 
-import orjson
 from fastapi import APIRouter, Request, Response
 
 from api.params import AtText, CrsQuery, LatQuery, LonQuery, normalize_point, parse_at
+from api.responses import json_response
 from layers.db import translated_errors
 from layers.territory import locate as locate_point
 from layers.territory import outside
@@ -48,7 +48,7 @@ async def locate(request: Request, lon: LonQuery, lat: LatQuery, crs: CrsQuery =
     if place.neighbour_code is not None:
         neighbour = {"code": place.neighbour_code, "name": place.neighbour_name,
                      "distance_m": round(place.distance_m or 0.0, 2)}
-    return Response(orjson.dumps({
+    return json_response({
         "point": {"lon": point.lon, "lat": point.lat},
         "input": {"x": point.x, "y": point.y, "crs": point.crs.name},
         "grid": {"code": place.grid_code, "name": place.grid_name},
@@ -57,4 +57,4 @@ async def locate(request: Request, lon: LonQuery, lat: LatQuery, crs: CrsQuery =
         "district": {"code": place.district_code, "name": place.district_name},
         "near_boundary": place.near_boundary,
         "neighbour": neighbour,
-    }), media_type="application/json")
+    })

@@ -30,6 +30,10 @@ def upgrade() -> None:
             RETURN NULL;
         END $$""")
     op.execute("CREATE INDEX incidents_street_status ON incidents (street_code, status)")
+    # the catalogue is versioned and announced like the layers, so services can cache it
+    op.execute("CREATE SEQUENCE layer_version_catalogue")
+    op.execute("CREATE TRIGGER catalogue_layer_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
+               "ON catalogue FOR EACH STATEMENT EXECUTE FUNCTION wangge_bump_layer_version('layer_version_catalogue')")
     # nearest free team of a type: the type is matched inside the index and
     # busy or off-duty teams are not in it, so the KNN scan reads only hits
     op.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
@@ -39,6 +43,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP INDEX IF EXISTS incidents_street_status")
+    op.execute("DROP TRIGGER IF EXISTS catalogue_layer_version ON catalogue")
+    op.execute("DROP SEQUENCE IF EXISTS layer_version_catalogue")
     op.execute("DROP INDEX IF EXISTS teams_free_type_geog_gist")
     op.execute("""
         CREATE OR REPLACE FUNCTION wangge_bump_layer_version() RETURNS trigger LANGUAGE plpgsql AS $$
