@@ -32,5 +32,5 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 # stop and delete the embedded cluster (the demo city is rebuilt next time)
-clean-db:
-	-$(BIN)/python -c "from api.settings import get_settings as g; from layers.cluster import EmbeddedCluster as C; s=g(); c=C(s.data_dir/'pg', s.pg_port); c.started_here=True; c.remove()"
+clean-db: setup
+	$(BIN)/wangge db delete

@@ -13,12 +13,13 @@ import os
 import sys
 import time
 
+import psycopg
 import uvicorn
 
 from api.auth import ROLES, issue_token
 from api.settings import Settings, get_settings
 from api.store import demo_district, ensure_demo_city, open_store
-from layers.cluster import StoreUnavailable
+from layers.cluster import EmbeddedCluster, StoreUnavailable
 from layers.secrets import token_secret
 
 log = logging.getLogger("wangge")
@@ -31,6 +32,29 @@ def _serve(settings: Settings, url: str, host: str, port: int) -> None:
                 log_level="warning", access_log=False)
 
 
+def _print_tour(base: str, district: str, secret: str, url: str) -> None:
+    """Print the tokens and the URLs a new user needs: map walls, planner, API docs."""
+    tokens = {role: issue_token(secret, role, district) for role in ROLES}
+    with psycopg.connect(url) as conn:
+        street = conn.execute("SELECT min(code) FROM streets").fetchone()
+        community = conn.execute("SELECT min(code) FROM communities").fetchone()
+    print(f"tokens for the demo district {district} (send as 'Authorization: Bearer <token>'):")
+    for role, token in tokens.items():
+        print(f"  {role:<11} {token}")
+    operator, planner = tokens["operator"], tokens["planner"]
+    print(f"wangge is serving at {base}/")
+    print(f"  API docs:          {base}/docs")
+    print(f"  district map wall: {base}/maps/district/{district}?token={operator}")
+    if street and street[0]:
+        print(f"  street map wall:   {base}/maps/street/{street[0]}?token={operator}")
+    if community and community[0]:
+        print(f"  community wall:    {base}/maps/community/{community[0]}?token={operator}")
+        print(f"  planner map:       {base}/maps/planner/{community[0]}?token={planner}")
+    print(f"  kiosk (cycling):   {base}/maps/district/{district}?kiosk=true&token={operator}")
+    print(f"  collections:       {base}/collections")
+    print(f"  locate:            {base}/locate?lon=117.30&lat=31.80", flush=True)
+
+
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     """Build (once) and serve the demo district."""
     store = open_store(settings)
@@ -39,16 +63,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
         built = ensure_demo_city(store.url, args.seed)
         what = "built" if built else "reused"
         print(f"demo city {what} (seed {args.seed}) in {time.monotonic() - started:.1f} s", flush=True)
-        base = f"http://{args.host}:{args.port}"
-        district = demo_district().code
         secret = settings.secret or token_secret(store.url)
-        print(f"tokens for the demo district {district} (send as 'Authorization: Bearer <token>'):")
-        for role in ROLES:
-            print(f"  {role:<11} {issue_token(secret, role, district)}", flush=True)
-        print(f"wangge is serving at {base}/", flush=True)
-        print(f"  API docs:     {base}/docs", flush=True)
-        print(f"  collections:  {base}/collections", flush=True)
-        print(f"  locate:       {base}/locate?lon=117.30&lat=31.80", flush=True)
+        _print_tour(f"http://{args.host}:{args.port}", demo_district().code, secret, store.url)
         _serve(settings, store.url, args.host, args.port)
     finally:
         store.close()
@@ -86,6 +102,23 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> None:
     print(token)
 
 
+def cmd_db(args: argparse.Namespace, settings: Settings) -> None:
+    """Show, stop or delete the embedded cluster (never a server named by DATABASE_URL)."""
+    if settings.database_url:
+        raise SystemExit("wangge: DATABASE_URL is set; wangge does not manage that server")
+    cluster = EmbeddedCluster(settings.data_dir / "pg", settings.pg_port)
+    port = cluster.running_port()
+    if args.action == "status":
+        print(f"embedded cluster in {cluster.datadir}: " + (f"running on port {port}" if port else "stopped"))
+        return
+    if port:
+        cluster.port, cluster.started_here = port, True
+        cluster.stop()
+    if args.action == "delete":
+        cluster.remove()
+    print(f"embedded cluster {'deleted' if args.action == 'delete' else 'stopped'}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line: one sub-command per task."""
     parser = argparse.ArgumentParser(prog="wangge", description=__doc__)
@@ -99,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="migrate the database and exit").set_defaults(func=cmd_migrate)
+    db = sub.add_parser("db", help="the embedded PostGIS cluster")
+    db.add_argument("action", choices=("status", "stop", "delete"))
+    db.set_defaults(func=cmd_db)
     token = sub.add_parser("token", help="bearer tokens").add_subparsers(dest="action", required=True)
     create = token.add_parser("create", help="print a signed token for a role and an area")
     create.add_argument("--role", required=True, choices=ROLES)

@@ -34,17 +34,8 @@ from layers.cluster import EmbeddedCluster, free_port
 from layers.db import open_pool
 from layers.demo.build import DemoSpec, build_demo
 from layers.tiles import TileCache, cached_tile, layer_version, tile_address
+from tests.chromium import launch
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 DRAWN = (
     "document.querySelectorAll('svg.leaflet-tile path').length > 50 && "
     "document.querySelectorAll('.marker-cluster').length > 0"
@@ -183,7 +174,7 @@ def run(app: FastAPI, url: str, base: str, token: str) -> None:
     server_side_tiles(url, tiles)
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch(p)
         page = browser.new_page(viewport={"width": 1600, "height": 900})
         page.goto(f"{base}/static/wangge/wall.css")  # warm the browser process
         times, bare = [], []

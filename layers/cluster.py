@@ -110,7 +110,7 @@ class EmbeddedCluster:
             check=True, capture_output=True, cwd="/",
         )
 
-    def _running_port(self) -> int | None:
+    def running_port(self) -> int | None:
         """The port of a live server on this data folder, from its ``postmaster.pid``."""
         try:
             lines = (self.datadir / "postmaster.pid").read_text().splitlines()
@@ -134,7 +134,7 @@ class EmbeddedCluster:
         check_postgis(bindir)
         if not (self.datadir / "PG_VERSION").exists():
             self._initdb(bindir)
-        running_port = self._running_port()
+        running_port = self.running_port()
         if running_port is not None:
             # already up (an earlier run that was killed): adopt it, on its port
             self.port = running_port

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime, time
 from typing import Any
 
 from psycopg import AsyncConnection, sql
@@ -35,6 +36,17 @@ class LivePoint:
     lon: float
     lat: float
     properties: dict[str, Any] = field(default_factory=dict)
+
+
+def _properties(row: dict[str, Any], *, skip: tuple[str, ...] = ("lon", "lat", "geometry")) -> dict[str, Any]:
+    # JSON-ready properties: every column but the geometry ones, times as ISO text
+    return {k: (v.isoformat(timespec="minutes") if isinstance(v, time) else
+                v.isoformat() if isinstance(v, datetime) else v)
+            for k, v in row.items() if k not in skip}
+
+
+def _points(rows: list[dict[str, Any]]) -> list[LivePoint]:
+    return [LivePoint(r["id"], r["lon"], r["lat"], _properties(r)) for r in rows]
 
 
 def _area_column(area: str) -> sql.Identifier:
@@ -68,25 +80,7 @@ async def open_cases(
         "limit": limit,
         **_envelope(bbox),
     }
-    rows = await all_rows(conn, query, params)
-    return [
-        LivePoint(
-            r["id"],
-            r["lon"],
-            r["lat"],
-            {
-                "id": r["id"],
-                "status": r["status"],
-                "level": r["level"],
-                "category": r["category"],
-                "grid_code": (r["grid_code"] or "").strip(),
-                "overdue": r["overdue"],
-                "reported_at": r["reported_at"].isoformat(),
-                "deadline": r["deadline"].isoformat(),
-            },
-        )
-        for r in rows
-    ]
+    return _points(await all_rows(conn, query, params))
 
 
 # a team serves its area: a district team shows on its streets' walls, a
@@ -104,30 +98,16 @@ async def teams(
     conn: AsyncConnection, area: str, bbox: BBox, limit: int = MAX_POINTS
 ) -> list[LivePoint]:
     """Teams serving ``area`` with their live position inside ``bbox``."""
-    rows = await all_rows(conn, _TEAMS, {"area": area, "limit": limit, **_envelope(bbox)})
-    return [
-        LivePoint(
-            r["id"],
-            r["lon"],
-            r["lat"],
-            {
-                "id": r["id"],
-                "code": r["code"],
-                "name": r["name"],
-                "type": r["type"],
-                "type_name": r["type_name"],
-                "status": r["status"],
-                "position_at": r["position_at"].isoformat(),
-            },
-        )
-        for r in rows
-    ]
+    return _points(await all_rows(conn, _TEAMS, {"area": area, "limit": limit, **_envelope(bbox)}))
 
 
 # waterlogging points carry no area code: the area's outline decides
 _WATERLOGGING = """
-    SELECT w.id, ST_X(w.geom) AS lon, ST_Y(w.geom) AS lat, w.code, w.name, w.current_level_cm,
-           w.warn_level_cm, w.alarm_level_cm, w.level_at
+    SELECT w.id, ST_X(w.geom) AS lon, ST_Y(w.geom) AS lat, w.code, w.name,
+           w.current_level_cm AS level_cm, w.warn_level_cm, w.alarm_level_cm, w.level_at,
+           CASE WHEN w.current_level_cm >= w.alarm_level_cm THEN 'alarm'
+                WHEN w.current_level_cm >= w.warn_level_cm THEN 'warn'
+                ELSE 'normal' END AS state
     FROM waterlogging_points AS w
     WHERE w.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
       AND EXISTS (SELECT 1 FROM {areas} AS a WHERE a.code = %(area)s AND ST_Covers(a.geom, w.geom))
@@ -147,34 +127,7 @@ async def waterlogging(
         sql.SQL(_WATERLOGGING).format(areas=_area_table(area)),
         {"area": area, "limit": limit, **_envelope(bbox)},
     )
-    points = []
-    for r in rows:
-        level = r["current_level_cm"]
-        state = (
-            "alarm"
-            if level >= r["alarm_level_cm"]
-            else "warn"
-            if level >= r["warn_level_cm"]
-            else "normal"
-        )
-        points.append(
-            LivePoint(
-                r["id"],
-                r["lon"],
-                r["lat"],
-                {
-                    "id": r["id"],
-                    "code": r["code"],
-                    "name": r["name"],
-                    "level_cm": level,
-                    "warn_level_cm": r["warn_level_cm"],
-                    "alarm_level_cm": r["alarm_level_cm"],
-                    "state": state,
-                    "level_at": r["level_at"].isoformat(),
-                },
-            )
-        )
-    return points
+    return _points(rows)
 
 
 _CAMERAS = """
@@ -194,21 +147,7 @@ async def cameras(
         sql.SQL(_CAMERAS).format(areas=_area_table(area)),
         {"area": area, "limit": limit, **_envelope(bbox)},
     )
-    return [
-        LivePoint(
-            r["id"],
-            r["lon"],
-            r["lat"],
-            {
-                "id": r["id"],
-                "code": r["code"],
-                "name": r["name"],
-                "kind": r["kind"],
-                "online": r["online"],
-            },
-        )
-        for r in rows
-    ]
+    return _points(rows)
 
 
 @dataclass(frozen=True)
@@ -239,22 +178,7 @@ async def stall_zones(
         sql.SQL(_STALL_ZONES).format(areas=_area_table(area)),
         {"area": area, "limit": limit, **_envelope(bbox)},
     )
-    return [
-        LiveShape(
-            r["id"],
-            json.loads(r["geometry"]),
-            {
-                "id": r["id"],
-                "code": r["code"],
-                "name": r["name"],
-                "kind": r["kind"],
-                "opens": r["opens"].strftime("%H:%M"),
-                "closes": r["closes"].strftime("%H:%M"),
-                "daily_visitors": r["daily_visitors"],
-            },
-        )
-        for r in rows
-    ]
+    return [LiveShape(r["id"], json.loads(r["geometry"]), _properties(r)) for r in rows]
 
 
 _HEAT = """

@@ -22,19 +22,10 @@ from api.app import create_app
 from api.auth import issue_token
 from api.settings import Settings
 from layers.cluster import free_port
+from tests.chromium import launch
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
@@ -57,7 +48,7 @@ def server(demo_ro: str) -> Iterator[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        chromium = launch(p)
         yield chromium
         chromium.close()
 

@@ -16,10 +16,9 @@ from api.app import create_app
 from api.auth import issue_token
 from api.settings import Settings
 from layers.cluster import free_port
+from tests.chromium import launch
 
 pytestmark = pytest.mark.browser
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 # Move the first grid's first vertex well into its neighbours: an overlap and a
 # gap appear, as if the planner had dragged it with Geoman.
@@ -56,7 +55,7 @@ def test_the_planner_posts_an_edit_and_draws_the_report(planner_server: tuple[st
     requests: list[str] = []
     errors: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch(p)
         page = browser.new_page()
         page.on("request", lambda r: requests.append(r.url))
         page.on("pageerror", lambda exc: errors.append(str(exc)))

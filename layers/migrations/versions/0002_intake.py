@@ -30,6 +30,7 @@ def upgrade() -> None:
             RETURN NULL;
         END $$""")
     op.execute("CREATE INDEX incidents_street_status ON incidents (street_code, status)")
+    op.execute("CREATE INDEX buildings_road_door ON buildings (road, door_number)")
     # the catalogue is versioned and announced like the layers, so services can cache it
     op.execute("CREATE SEQUENCE layer_version_catalogue")
     op.execute("CREATE TRIGGER catalogue_layer_version AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
@@ -43,6 +44,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP INDEX IF EXISTS incidents_street_status")
+    op.execute("DROP INDEX IF EXISTS buildings_road_door")
     op.execute("DROP TRIGGER IF EXISTS catalogue_layer_version ON catalogue")
     op.execute("DROP SEQUENCE IF EXISTS layer_version_catalogue")
     op.execute("DROP INDEX IF EXISTS teams_free_type_geog_gist")
