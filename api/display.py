@@ -7,14 +7,18 @@ to such a map is shifted here, at render time, with :mod:`geo.chinacrs`.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from psycopg import AsyncConnection
 
 from geo.chinacrs import wgs84_to_gcj02_array
+from geo.shifted_tiles import BUFFER, EXTENT, encode_gcj02_tile, wgs84_box_for_gcj_tile
 from layers.live import LivePoint, LiveShape
+from layers.tiles import TileAddress, tile_features
 
 DISPLAY_CRS = ("wgs84", "gcj02")
 
@@ -114,3 +118,10 @@ def heat_json(cells: Sequence[tuple[float, float, int]], display: str) -> str:
         for c, x, y in zip(cells, lons.tolist(), lats.tolist(), strict=True)
     ]
     return json.dumps({"points": points}, separators=(",", ":"))
+
+
+async def render_gcj02_tile(conn: AsyncConnection, tile: TileAddress, area: str) -> bytes:
+    """The tile z/x/y of a GCJ-02 basemap: WGS84 rows around it, shifted and encoded off the event loop."""
+    box = wgs84_box_for_gcj_tile(tile.z, tile.x, tile.y, BUFFER / EXTENT)
+    rows = await tile_features(conn, tile, area, box)
+    return await asyncio.to_thread(encode_gcj02_tile, tile.source.name, rows, tile.z, tile.x, tile.y)

@@ -24,15 +24,18 @@ def basemap_of(settings: Settings) -> Basemap:
     return Basemap(settings.basemap_url, settings.basemap_attribution, settings.basemap_crs)
 
 
-def view_urls(root: str, level: str, code: str, indicator: str, kiosk: bool) -> ViewUrls:
-    """Return the page's data URLs and its links, which keep the chosen indicator and kiosk mode."""
+def view_urls(root: str, level: str, code: str, indicator: str, kiosk: bool, display: str = "wgs84") -> ViewUrls:
+    """Return the page's data URLs and its links, which keep the chosen indicator and kiosk mode.
+
+    On a GCJ-02 basemap the tiles are asked for in GCJ-02's tile grid.
+    """
     query = {"indicator": indicator, **({"kiosk": "true"} if kiosk else {})}
     suffix = "?" + urlencode(query)
     child_level = LEVELS[level].child_level
     parent_level = {"street": "district", "community": "street"}.get(level)
     parent_code = code[: LEVELS[level].code_digits - 3]
     return ViewUrls(
-        tiles=f"{root}/tiles/{{layer}}/{{z}}/{{x}}/{{y}}.pbf",
+        tiles=f"{root}/tiles/{{layer}}/{{z}}/{{x}}/{{y}}.pbf" + ("?display=gcj02" if display == "gcj02" else ""),
         live=f"{root}/live/{code}/{{layer}}",
         child_view=f"{root}/maps/{child_level}/{{code}}{suffix}" if child_level else None,
         up=f"{root}/maps/{parent_level}/{parent_code}{suffix}" if parent_level else None,
@@ -67,7 +70,7 @@ async def command_page(
         indicators=await child_indicators(conn, area),
         overdue=await overdue_cases(conn, area),
         indicator=indicator,
-        urls=view_urls(root, level, code, indicator, kiosk),
+        urls=view_urls(root, level, code, indicator, kiosk, basemap.crs),
         basemap=basemap,
         kiosk=kiosk,
         refresh_s=settings.map_refresh_s,

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
 from layers.db import translated_errors
 from layers.errors import InvalidInput, NotFound
-from layers.rows import one_row
+from layers.rows import all_rows, one_row
 
 MAX_ZOOM = 22
 EXTENT = 4096
@@ -151,6 +153,37 @@ def _tile_query(source: TileSource) -> sql.Composed:
 _TILE_QUERIES = {name: _tile_query(source) for name, source in TILE_SOURCES.items()}
 
 
+def _features_query(source: TileSource) -> sql.Composed:
+    geom = sql.SQL("t.{}").format(sql.Identifier(source.geom))
+    if source.polygons:
+        geom = sql.SQL("ST_Simplify({}, %(tolerance)s, true)").format(geom)
+    in_area = (
+        sql.SQL("starts_with({}, %(area)s)").format(sql.SQL(source.area_code))
+        if source.area_code
+        else sql.SQL("true")
+    )
+    columns = sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in source.columns)
+    return sql.SQL("""
+        SELECT ST_AsBinary({geom}) AS wkb, {columns}
+        FROM {table} AS t
+        WHERE t.{column} && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326) AND {where} AND {in_area}""").format(
+        geom=geom, columns=columns, table=sql.Identifier(source.table),
+        column=sql.Identifier(source.geom), where=sql.SQL(source.where), in_area=in_area)
+
+
+_FEATURE_QUERIES = {name: _features_query(source) for name, source in TILE_SOURCES.items()}
+
+
+async def tile_features(conn: AsyncConnection, tile: TileAddress, area: str,
+                        box: tuple[float, float, float, float]) -> list[dict[str, Any]]:
+    """The layer's rows in ``area`` meeting the WGS84 ``box``, geometry as WKB (for re-projected tiles)."""
+    width_deg = 360.0 / (1 << tile.z)
+    w, s, e, n = box
+    params = {"w": w, "s": s, "e": e, "n": n, "area": area,
+              "tolerance": width_deg / EXTENT * SIMPLIFY_EXTENT_UNITS / 2}
+    return await all_rows(conn, _FEATURE_QUERIES[tile.source.name], params)
+
+
 async def render_tile(conn: AsyncConnection, tile: TileAddress, area: str) -> bytes:
     """Return the MVT of ``tile`` limited to ``area`` (a code prefix); empty without features."""
     width_m = _WEB_MERCATOR_WIDTH_M / (1 << tile.z)
@@ -233,17 +266,22 @@ class TileCache:
         return len(self._entries)
 
 
+Renderer = Callable[[AsyncConnection, TileAddress, str], Awaitable[bytes]]
+
+
 async def cached_tile(
-    pool: AsyncConnectionPool, cache: TileCache, tile: TileAddress, area: str, known_version: int | None
+    pool: AsyncConnectionPool, cache: TileCache, tile: TileAddress, area: str, known_version: int | None,
+    render: Renderer = render_tile, display: str = "wgs84",
 ) -> CachedTile:
     """Return the tile from ``cache`` while its layer is unchanged, else render and cache it.
 
     ``known_version`` is the layer's version as the process's layer watcher
     heard it (None while it is not listening): with it, a cached tile is
-    served without touching the database at all.
+    served without touching the database at all. ``render`` and ``display``
+    name another way of drawing the tile (a GCJ-02 basemap's), cached apart.
     """
     source = tile.source
-    key = (source.name, area, tile.z, tile.x, tile.y)
+    key = (source.name, area, display, tile.z, tile.x, tile.y)
     if known_version is not None:
         entry = cache.get(key, known_version)
         if entry is not None:
@@ -252,7 +290,7 @@ async def cached_tile(
         version = known_version if known_version is not None else await layer_version(conn, source.table)
         entry = cache.get(key, version)
         if entry is None:
-            body = b"" if tile.below_min_zoom else await render_tile(conn, tile, area)
+            body = b"" if tile.below_min_zoom else await render(conn, tile, area)
             entry = CachedTile(version, body, tile_etag(source.name, version, body))
             cache.put(key, entry)
     return entry

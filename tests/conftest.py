@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from hypothesis import settings
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -25,6 +26,12 @@ from api.store import demo_district
 from layers import migrate
 from layers.cluster import EmbeddedCluster, free_port
 from layers.demo.build import DemoSpec, District, build_demo
+
+# the same examples on every run, so CI never fails on a case no one saw;
+# HYPOTHESIS_PROFILE=explore searches afresh
+settings.register_profile("wangge", derandomize=True, deadline=None)
+settings.register_profile("explore", deadline=None, max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "wangge"))
 
 TEMPLATE = "demo_template"
 _serial = itertools.count()
@@ -122,3 +129,11 @@ def token_headers(secret: str, role: str, area: str = "340111") -> dict[str, str
 def auth(client: TestClient, role: str, area: str = "340111") -> dict[str, str]:
     """Headers with a bearer token for ``role`` in ``area`` (signed by the app's secret)."""
     return token_headers(client.app.state.token_secret, role, area)
+
+
+@pytest.fixture(autouse=True)
+def _forget_cookies(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The shared client must not carry a map page's token cookie into the next test."""
+    yield
+    if "client_ro" in request.fixturenames:
+        request.getfixturevalue("client_ro").cookies.clear()

@@ -52,6 +52,8 @@ def test_a_suggestion_tiles_its_community(area: Polygon, count: int, buildings: 
                                   FRAME, seed)
     assert 1 <= len(partition.grids) <= count
     assert all(g.is_valid and not g.is_empty for g in partition.grids)
+    # one piece each: a grid in two parts is not something a worker can patrol
+    assert all(g.geom_type == "Polygon" for g in partition.grids)
     assert tiles(community, partition.grids)
     assert math.isclose(sum(g.area for g in partition.grids), community.area, rel_tol=1e-9)
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 
 from api.auth import CurrentPrincipal
-from layers.tiles import TILE_SOURCES, TileCache, cached_tile, tile_address
+from api.display import render_gcj02_tile
+from layers.tiles import TILE_SOURCES, TileCache, cached_tile, render_tile, tile_address
 
 router = APIRouter(tags=["tiles"])
 MVT = "application/vnd.mapbox-vector-tile"
@@ -40,7 +43,9 @@ def etag_matches(request: Request, etag: str) -> bool:
     },
 )
 async def tile(
-    request: Request, layer: str, z: int, x: int, y: int, principal: CurrentPrincipal
+    request: Request, layer: str, z: int, x: int, y: int, principal: CurrentPrincipal,
+    display: Annotated[Literal["wgs84", "gcj02"], Query(
+        description="the basemap's system: gcj02 for AMap/Tencent tiles (the tile grid is then GCJ-02's)")] = "wgs84",
 ) -> Response:
     """Return the tile, limited to the caller's area; 204 when empty, 422 for z/x/y out of range.
 
@@ -49,7 +54,9 @@ async def tile(
     """
     address = tile_address(layer, z, x, y)
     known = request.app.state.layers.version(address.source.table)
-    entry = await cached_tile(request.app.state.pool, tile_cache(request.app), address, principal.area, known)
+    render = render_gcj02_tile if display == "gcj02" else render_tile
+    entry = await cached_tile(request.app.state.pool, tile_cache(request.app), address, principal.area, known,
+                              render, display)
     max_age = TILE_SOURCES[layer].max_age_s
     headers = {
         "ETag": entry.etag,

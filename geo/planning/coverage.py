@@ -106,8 +106,14 @@ def check_coverage(keys: list[str], grids: np.ndarray, community: BaseGeometry, 
     snapped = snap(np.asarray(grids, dtype=object))
     area = shapely.set_precision(_with_grid_nodes(community, np.asarray(grids, dtype=object)), PRECISION_DEG)
     gap_width = gap_width_m / METRES_PER_DEGREE
-    result = Coverage(valid_edges=bool(shapely.coverage_is_valid(snapped, gap_width=gap_width)))
-    edges = shapely.coverage_invalid_edges(snapped, gap_width=gap_width)
+    # GEOS takes two outer edges closer than gap_width for a narrow gap, even
+    # when what lies between them is a notch of the community's own outline.
+    # With the world around the community added as one more polygon, outer
+    # edges become shared ones and only gaps inside the community count.
+    surround = shapely.difference(shapely.box(*shapely.buffer(shapely.envelope(area), 1e-3).bounds), area)
+    with_surround = np.append(snapped, [shapely.set_precision(surround, PRECISION_DEG)])
+    result = Coverage(valid_edges=bool(shapely.coverage_is_valid(with_surround, gap_width=gap_width)))
+    edges = shapely.coverage_invalid_edges(with_surround, gap_width=gap_width)[:-1]
     result.invalid_edges = [(k, e) for k, e in zip(keys, edges, strict=True) if not e.is_empty]
     result.overlaps = _overlaps(keys, snapped)
     covered = shapely.union_all(snapped, grid_size=PRECISION_DEG)

@@ -131,8 +131,48 @@ def suggest_partition(area: BaseGeometry, lonlat: np.ndarray, weight: np.ndarray
             owner = int(np.argmin(shapely.distance(np.asarray(cells_wgs84, dtype=object),
                                                    shapely.point_on_surface(face))))
         groups[owner].append(face)
-    grids = [as_polygonal(shapely.coverage_union_all(g)) for g in groups if g]
+    grids = [as_polygonal(shapely.coverage_union_all(g)) for g in _without_strays(groups) if g]
     return Partition(grids)
+
+
+def _without_strays(groups: list[list[Polygon]], rounds: int = 4) -> list[list[Polygon]]:
+    """Give every stray piece of a grid to the neighbouring grid it shares the longest edge with.
+
+    Where a power cell crosses a concave bend of the community outline, a
+    small piece of it can end up apart from the rest: a two-part grid a
+    worker cannot patrol, and often a sliver. Faces come from one noded
+    linework, so moving a face keeps every shared edge exact.
+    """
+    for _ in range(rounds):
+        faces = [f for g in groups for f in g]
+        owner = [i for i, g in enumerate(groups) for _ in g]
+        tree = shapely.STRtree(faces)
+        moves: list[tuple[Polygon, int, int]] = []
+        for index, group in enumerate(groups):
+            if len(group) < 2:
+                continue
+            body = shapely.coverage_union_all(group)
+            parts = list(getattr(body, "geoms", [body]))
+            if len(parts) < 2:
+                continue
+            main = max(parts, key=lambda part: part.area)
+            for face in group:
+                if main.covers(shapely.point_on_surface(face)):
+                    continue
+                shared: dict[int, float] = {}
+                for near in tree.query(face, predicate="intersects"):
+                    other = owner[int(near)]
+                    if other != index:
+                        length = shapely.intersection(face.boundary, faces[int(near)].boundary).length
+                        shared[other] = shared.get(other, 0.0) + length
+                if shared and max(shared.values()) > 0:
+                    moves.append((face, index, max(shared, key=lambda g: shared[g])))
+        if not moves:
+            break
+        for face, source, target in moves:
+            groups[source] = [f for f in groups[source] if f is not face]
+            groups[target].append(face)
+    return groups
 
 
 def _faces_in(area: BaseGeometry, cells: list[Polygon]) -> list[Polygon]:
