@@ -17,8 +17,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from hypothesis import settings
 from fastapi.testclient import TestClient
+from hypothesis import settings
 
 from api.app import create_app
 from api.settings import Settings

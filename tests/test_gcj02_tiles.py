@@ -33,7 +33,8 @@ def _to_lonlat(tile: tuple[int, int, int], px: float, py: float) -> tuple[float,
 
 @pytest.fixture(scope="module")
 def a_grid(sync_ro: psycopg.Connection) -> tuple[str, shapely.Geometry]:
-    row = sync_ro.execute("SELECT code, ST_AsBinary(geom) FROM grids WHERE valid_to IS NULL ORDER BY id LIMIT 1 OFFSET 700")
+    row = sync_ro.execute(
+        "SELECT code, ST_AsBinary(geom) FROM grids WHERE valid_to IS NULL ORDER BY id LIMIT 1 OFFSET 700")
     code, geom = row.fetchone()
     return code, wkb.loads(bytes(geom))
 
