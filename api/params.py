@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
-from fastapi import Depends, Query
+from fastapi import Depends, Path, Query
 from pydantic import FiniteFloat
 
 from geo.crs import Crs, parse_crs, to_wgs84
@@ -27,6 +27,9 @@ class InputPoint:
     lon: float
     lat: float
 
+
+GridCode = Annotated[str, Path(pattern=r"^[0-9]{15}$", description="15-digit grid code")]
+CommunityCode = Annotated[str, Path(pattern=r"^[0-9]{12}$", description="12-digit community code")]
 
 LonQuery = Annotated[FiniteFloat, Query(description="longitude, or easting for a projected EPSG code")]
 LatQuery = Annotated[FiniteFloat, Query(description="latitude, or northing for a projected EPSG code")]

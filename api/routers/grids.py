@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 
 from api.deps import ConnDep
-from api.params import AtQuery
+from api.params import AtQuery, CommunityCode, GridCode
 from layers import planning as store
 
 router = APIRouter(tags=["grids"])
 
-GridCode = Annotated[str, Path(pattern=r"^[0-9]{15}$", description="15-digit grid code")]
-CommunityCode = Annotated[str, Path(pattern=r"^[0-9]{12}$", description="12-digit community code")]
 
 
 def _version(row: dict[str, Any]) -> dict[str, Any]:

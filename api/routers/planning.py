@@ -10,8 +10,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from api.auth import CurrentPrincipal, Principal
 from api.deps import ConnDep
-from api.params import CRS_HELP
-from api.routers.grids import CommunityCode
+from api.params import CRS_HELP, CommunityCode
 from geo.crs import parse_crs
 from geo.planning import service
 from geo.planning.report import ReportOptions
