@@ -46,6 +46,8 @@ class GridIndex:
         self._places = [{k: v for k, v in r.items() if k != "wkb"} for r in ordered]
         self._geoms = np.array([wkb.loads(bytes(r["wkb"])) for r in ordered], dtype=object)
         shapely.prepare(self._geoms)
+        self._boundaries = shapely.boundary(self._geoms)
+        shapely.prepare(self._boundaries)
         self._tree = shapely.STRtree(self._geoms)
 
     def __len__(self) -> int:
@@ -54,20 +56,24 @@ class GridIndex:
     def locate(self, lon: float, lat: float, near_m: float) -> Place | None:
         """The place of the WGS84 point, or None outside every grid."""
         point = shapely.Point(lon, lat)
-        # one tree query for the covering grid and its near neighbours alike
-        near = self._tree.query(point, predicate="dwithin", distance=box_degrees(lat, near_m))
-        if len(near) == 0:
+        hits = self._tree.query(point)  # grids whose box holds the point
+        if len(hits) == 0:
             return None
-        near.sort()  # rows are in code order: the first covering one has the lowest code
-        covering = near[shapely.covers(self._geoms[near], point)]
+        hits.sort()  # rows are in code order: the first covering one has the lowest code
+        covering = hits[shapely.covers(self._geoms[hits], point)]
         if len(covering) == 0:
             return None
         own = int(covering[0])
-        neighbour, distance = self._nearest_other(point, [int(i) for i in near if i != own], near_m)
+        box = box_degrees(lat, near_m)
         extra: dict[str, Any] = {"neighbour_code": None, "neighbour_name": None, "distance_m": None}
-        if neighbour is not None:
-            extra = {"neighbour_code": self._places[neighbour]["grid_code"],
-                     "neighbour_name": self._places[neighbour]["grid_name"], "distance_m": distance}
+        # another grid can be near only if the point is near its own grid's
+        # edge; most points are not, and skip the neighbour search
+        if len(covering) > 1 or shapely.dwithin(self._boundaries[own], point, box):
+            near = self._tree.query(point, predicate="dwithin", distance=box)
+            neighbour, distance = self._nearest_other(point, [int(i) for i in near if i != own], near_m)
+            if neighbour is not None:
+                extra = {"neighbour_code": self._places[neighbour]["grid_code"],
+                         "neighbour_name": self._places[neighbour]["grid_name"], "distance_m": distance}
         return Place(**self._places[own], **extra)
 
     def _nearest_other(self, point: shapely.Point, others: list[int], near_m: float) -> tuple[int | None, float]:
