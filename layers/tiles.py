@@ -117,16 +117,22 @@ def tile_address(layer: str, z: int, x: int, y: int) -> TileAddress:
     return TileAddress(source, z, x, y)
 
 
+def _in_area(source: TileSource) -> sql.Composable:
+    # the caller's area must prefix the row's code; layers without one are open
+    if not source.area_code:
+        return sql.SQL("true")
+    return sql.SQL("starts_with({}, %(area)s)").format(sql.SQL(source.area_code))
+
+
+def _columns(source: TileSource) -> sql.Composable:
+    return sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in source.columns)
+
+
 def _tile_query(source: TileSource) -> sql.Composed:
     projected = sql.SQL("ST_Transform(t.{}, 3857)").format(sql.Identifier(source.geom))
     if source.polygons:
         projected = sql.SQL("ST_Simplify({}, %(tolerance)s, true)").format(projected)
-    in_area = (
-        sql.SQL("starts_with({}, %(area)s)").format(sql.SQL(source.area_code))
-        if source.area_code
-        else sql.SQL("true")
-    )
-    columns = sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in source.columns)
+    in_area, columns = _in_area(source), _columns(source)
     return sql.SQL("""
         WITH box AS (
             SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS merc,
@@ -157,12 +163,7 @@ def _features_query(source: TileSource) -> sql.Composed:
     geom = sql.SQL("t.{}").format(sql.Identifier(source.geom))
     if source.polygons:
         geom = sql.SQL("ST_Simplify({}, %(tolerance)s, true)").format(geom)
-    in_area = (
-        sql.SQL("starts_with({}, %(area)s)").format(sql.SQL(source.area_code))
-        if source.area_code
-        else sql.SQL("true")
-    )
-    columns = sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in source.columns)
+    in_area, columns = _in_area(source), _columns(source)
     return sql.SQL("""
         SELECT ST_AsBinary({geom}) AS wkb, {columns}
         FROM {table} AS t

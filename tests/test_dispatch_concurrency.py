@@ -35,14 +35,19 @@ def live_server(demo_rw: str):
     thread.join(10)
 
 
+def _file_cases(base: str, headers: dict[str, str], count: int) -> list[int]:
+    """File ``count`` illegal-parking cases at one spot; all want a traffic police team."""
+    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        return [client.post("/incidents", json={"category": "04.02", "channel": "hotline",
+                                                "location": {"lon": 117.30, "lat": 31.80}}).json()["id"]
+                for _ in range(count)]
+
+
 def test_concurrent_dispatches_never_share_a_team(live_server, demo_rw: str) -> None:
     app, base = live_server
 
     headers = token_headers(app.state.token_secret, "dispatcher")
-    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
-        ids = [client.post("/incidents", json={"category": "04.02", "channel": "hotline",
-                                               "location": {"lon": 117.30, "lat": 31.80}}).json()["id"]
-               for _ in range(24)]
+    ids = _file_cases(base, headers, 24)
 
     def dispatch(case_id: int) -> int:
         with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
@@ -63,11 +68,8 @@ def test_racing_for_one_named_team_gives_one_winner(live_server, demo_rw: str) -
     app, base = live_server
 
     headers = token_headers(app.state.token_secret, "dispatcher")
-    with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
-        ids = [client.post("/incidents", json={"category": "04.02", "channel": "hotline",
-                                               "location": {"lon": 117.30, "lat": 31.80}}).json()["id"]
-               for _ in range(8)]
-        team = client.get("/teams/nearest", params={"lon": 117.3, "lat": 31.8, "type": "traffic_police"}).json()
+    ids = _file_cases(base, headers, 8)
+    team = httpx.get(f"{base}/teams/nearest", params={"lon": 117.3, "lat": 31.8, "type": "traffic_police"}).json()
     target = team["teams"][0]["id"]
 
     def dispatch(case_id: int) -> httpx.Response:
