@@ -14,6 +14,7 @@ internet address in the page, so adding a plugin forces vendoring its files.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Mapping
 from html.parser import HTMLParser
@@ -29,82 +30,12 @@ VENDOR_DIR: Final = STATIC_DIR / "vendor"
 STATIC_URL_PREFIX: Final = "/static"
 """Where the API mounts :data:`STATIC_DIR`; vendored files live under ``{prefix}/vendor/``."""
 
-_NPM = "https://cdn.jsdelivr.net/npm/"
-_CDNJS = "https://cdnjs.cloudflare.com/ajax/libs/"
-_FOLIUM_TEMPLATES = "folium@0.20.0/folium/templates/"
-
-CDN_TO_VENDOR: Final[Mapping[str, str]] = MappingProxyType(
-    {
-        # folium.Map's default template (folium.folium._default_js/_default_css).
-        f"{_NPM}leaflet@1.9.3/dist/leaflet.js": "leaflet@1.9.3/dist/leaflet.js",
-        f"{_NPM}leaflet@1.9.3/dist/leaflet.css": "leaflet@1.9.3/dist/leaflet.css",
-        "https://code.jquery.com/jquery-3.7.1.min.js": "jquery@3.7.1/dist/jquery.min.js",
-        f"{_NPM}bootstrap@5.2.2/dist/js/bootstrap.bundle.min.js": (
-            "bootstrap@5.2.2/dist/js/bootstrap.bundle.min.js"
-        ),
-        f"{_NPM}bootstrap@5.2.2/dist/css/bootstrap.min.css": (
-            "bootstrap@5.2.2/dist/css/bootstrap.min.css"
-        ),
-        # Bootstrap 3's icon font, the default prefix of folium.Icon; the
-        # vendored package holds the glyphicons alone, not all of Bootstrap 3.
-        "https://netdna.bootstrapcdn.com/bootstrap/3.0.0/css/bootstrap-glyphicons.css": (
-            "@neos21/bootstrap3-glyphicons@1.0.7/dist/css/bootstrap3-glyphicons.min.css"
-        ),
-        f"{_NPM}@fortawesome/fontawesome-free@6.2.0/css/all.min.css": (
-            "@fortawesome/fontawesome-free@6.2.0/css/all.min.css"
-        ),
-        f"{_CDNJS}Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.js": (
-            "drmonty-leaflet-awesome-markers@2.0.2/js/leaflet.awesome-markers.min.js"
-        ),
-        f"{_CDNJS}Leaflet.awesome-markers/2.0.2/leaflet.awesome-markers.css": (
-            "drmonty-leaflet-awesome-markers@2.0.2/css/leaflet.awesome-markers.css"
-        ),
-        (
-            "https://cdn.jsdelivr.net/gh/python-visualization/folium/folium/templates/"
-            "leaflet.awesome.rotate.min.css"
-        ): f"{_FOLIUM_TEMPLATES}leaflet.awesome.rotate.css",
-        # folium.plugins.MarkerCluster
-        f"{_CDNJS}leaflet.markercluster/1.1.0/leaflet.markercluster.js": (
-            "leaflet.markercluster@1.1.0/dist/leaflet.markercluster.js"
-        ),
-        f"{_CDNJS}leaflet.markercluster/1.1.0/MarkerCluster.css": (
-            "leaflet.markercluster@1.1.0/dist/MarkerCluster.css"
-        ),
-        f"{_CDNJS}leaflet.markercluster/1.1.0/MarkerCluster.Default.css": (
-            "leaflet.markercluster@1.1.0/dist/MarkerCluster.Default.css"
-        ),
-        # folium.plugins.HeatMap: folium's own patched Leaflet.heat.
-        (
-            "https://cdn.jsdelivr.net/gh/python-visualization/folium@main/folium/templates/"
-            "leaflet_heat.min.js"
-        ): f"{_FOLIUM_TEMPLATES}leaflet_heat.min.js",
-        # folium.plugins.Realtime
-        f"{_CDNJS}leaflet-realtime/2.2.0/leaflet-realtime.js": (
-            "leaflet-realtime@2.2.0/dist/leaflet-realtime.min.js"
-        ),
-        # folium.plugins.VectorGridProtobuf asks for "@latest"; we pin 1.3.0.
-        "https://unpkg.com/leaflet.vectorgrid@latest/dist/Leaflet.VectorGrid.bundled.js": (
-            "leaflet.vectorgrid@1.3.0/dist/Leaflet.VectorGrid.bundled.min.js"
-        ),
-        # folium.plugins.GeoMan asks for "@latest"; we pin 2.20.2.
-        "https://unpkg.com/@geoman-io/leaflet-geoman-free@latest/dist/leaflet-geoman.js": (
-            "@geoman-io/leaflet-geoman-free@2.20.2/dist/leaflet-geoman.min.js"
-        ),
-        "https://unpkg.com/@geoman-io/leaflet-geoman-free@latest/dist/leaflet-geoman.css": (
-            "@geoman-io/leaflet-geoman-free@2.20.2/dist/leaflet-geoman.css"
-        ),
-        # folium.plugins.Fullscreen: npm ships no .min.js, the CDN minified on the fly.
-        f"{_NPM}leaflet.fullscreen@3.0.0/Control.FullScreen.min.js": (
-            "leaflet.fullscreen@3.0.0/Control.FullScreen.js"
-        ),
-        f"{_NPM}leaflet.fullscreen@3.0.0/Control.FullScreen.css": (
-            "leaflet.fullscreen@3.0.0/Control.FullScreen.css"
-        ),
-        # folium.plugins.Draw
-        f"{_CDNJS}leaflet.draw/1.0.2/leaflet.draw.js": "leaflet-draw@1.0.2/dist/leaflet.draw.js",
-        f"{_CDNJS}leaflet.draw/1.0.2/leaflet.draw.css": "leaflet-draw@1.0.2/dist/leaflet.draw.css",
-    }
-)
+# The table lives beside the vendored files it points to, as data: it is
+# what scripts/vendor_assets.sh fetched, and pages never load those hosts.
+CDN_TO_VENDOR: Final[Mapping[str, str]] = MappingProxyType({
+    entry["cdn"]: entry["vendor"]
+    for entry in json.loads((VENDOR_DIR / "cdn-map.json").read_text(encoding="utf-8"))["files"]
+})
 """CDN URL exactly as folium/branca/plugins spell it → file path relative to :data:`VENDOR_DIR`."""
 
 _EXTERNAL = re.compile(r"^(?:https?:)?//", re.IGNORECASE)
