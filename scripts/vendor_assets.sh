@@ -9,7 +9,7 @@
 #   scripts/vendor_assets.sh            # rewrite maps/static/vendor/*/
 #   PYTHON=/usr/bin/python3 scripts/vendor_assets.sh
 #
-# After bumping a version here, update CDN_TO_VENDOR in maps/assets.py and the
+# After bumping a version here, update maps/static/vendor/cdn-map.json and the
 # table in maps/static/vendor/README.md, then run tests/test_assets.py: it fails
 # on any URL folium asks for that the table does not cover, and on any file or
 # CSS url() reference that is missing.
