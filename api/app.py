@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api import errors
+from api import errors, escalator
 from api.gridcache import GridCache
 from api.routers import (
     catalogue,
@@ -61,9 +61,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.catalogue = CatalogueCache()
         app.state.grids = GridCache(app.state.pool, app.state.layers)
         await app.state.grids.start()
+        timer = escalator.start(app.state.pool, settings.escalate_every_s)
         try:
             yield
         finally:
+            await escalator.stop(timer)
             await app.state.grids.stop()
             await app.state.layers.stop()
             await app.state.pool.close()

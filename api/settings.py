@@ -44,6 +44,8 @@ class Settings(BaseSettings):
                                "unset: a random one kept in the database")
     max_team_range_m: float = Field(default=10_000, gt=0,
                                     description="beyond this a case falls back to its community")
+    escalate_every_s: float = Field(default=300, ge=0, description="how often overdue cases rise a "
+                                    "level (community → street → district); 0: only by hand")
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="largest request body accepted")
     basemap_url: str | None = Field(default=None, description="map-wall basemap tile URL template "
                                     "({z}/{x}/{y}); unset: a plain background")

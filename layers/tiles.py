@@ -2,9 +2,10 @@
 
 A tile is read for a caller's area (a GB/T 30428 code prefix), so the cache
 key carries the area. Each layer's version is the ``layer_version_<table>``
-sequence that a statement trigger advances on every change; a cached tile is
-served only while that version is unchanged, so a write is visible in the
-next tile request without any time-based expiry.
+sequence that a statement trigger advances (and announces) on every change;
+a cached tile is served only while that version is unchanged, so a write is
+visible as soon as its change notice arrives (milliseconds after the
+commit), without any time-based expiry.
 
 The tile envelope is transformed to the column's SRID (4326) for the index
 filter, never the column; only the selected rows are projected to 3857.

@@ -12,8 +12,10 @@ import itertools
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 import pytest
@@ -34,6 +36,7 @@ settings.register_profile("explore", deadline=None, max_examples=500)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "wangge"))
 
 TEMPLATE = "demo_template"
+T = TypeVar("T")
 _serial = itertools.count()
 
 
@@ -94,8 +97,13 @@ def empty_db(pg_cluster: EmbeddedCluster) -> Iterator[str]:
 
 
 def make_client(url: str, **overrides: object) -> TestClient:
-    """A TestClient over an app bound to ``url`` (lifespan runs on enter)."""
-    return TestClient(create_app(Settings(database_url=url, **overrides)))  # type: ignore[arg-type]
+    """A TestClient over an app bound to ``url`` (lifespan runs on enter).
+
+    The overdue timer is off unless asked for: tests that only read must not
+    find their database changed under them.
+    """
+    settings = {"escalate_every_s": 0, **overrides}
+    return TestClient(create_app(Settings(database_url=url, **settings)))  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="session")
@@ -137,3 +145,16 @@ def _forget_cookies(request: pytest.FixtureRequest) -> Iterator[None]:
     yield
     if "client_ro" in request.fixturenames:
         request.getfixturevalue("client_ro").cookies.clear()
+
+
+def eventually(read: Callable[[], T], done: Callable[[T], bool], within_s: float = 10.0) -> T:
+    """Call ``read`` until ``done`` holds for its result (or ``within_s`` passes); return the last result.
+
+    For changes the app learns of by notice, a moment after the commit.
+    """
+    deadline = time.monotonic() + within_s
+    result = read()
+    while not done(result) and time.monotonic() < deadline:
+        time.sleep(0.02)
+        result = read()
+    return result

@@ -32,7 +32,7 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 @pytest.fixture(scope="module")
 def server(demo_ro: str) -> Iterator[tuple[str, str]]:
     """A wangge server on a loopback port; yields its base URL and a district operator's token."""
-    app = create_app(Settings(database_url=demo_ro, map_refresh_s=5))  # type: ignore[call-arg]
+    app = create_app(Settings(database_url=demo_ro, map_refresh_s=5, escalate_every_s=0))  # type: ignore[call-arg]
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     uv = uvicorn.Server(config)

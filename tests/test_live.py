@@ -6,15 +6,14 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.auth import issue_token
+from tests.conftest import auth as operator_headers
+from tests.conftest import eventually
 
 BAOHE = "117.0,31.5,117.6,32.0"
 
 
 def auth(client: TestClient, area: str = "340111") -> dict[str, str]:
-    return {
-        "Authorization": f"Bearer {issue_token(client.app.state.token_secret, 'operator', area)}"
-    }
+    return operator_headers(client, "operator", area)
 
 
 def test_open_cases_are_geojson_in_the_bbox(client_ro: TestClient) -> None:
@@ -60,10 +59,13 @@ def test_a_closed_case_leaves_the_live_layer(client_rw: TestClient, demo_rw: str
         conn.execute(
             "UPDATE incidents SET status = 'closed', closed_at = now() WHERE id = %s", (case_id,)
         )
-    after = client_rw.get(
-        "/live/340111/cases",
-        params={"bbox": BAOHE},
-        headers={**auth(client_rw), "If-None-Match": first.headers["etag"]},
+    after = eventually(
+        lambda: client_rw.get(
+            "/live/340111/cases",
+            params={"bbox": BAOHE},
+            headers={**auth(client_rw), "If-None-Match": first.headers["etag"]},
+        ),
+        lambda r: r.status_code != 304,
     )
     assert after.status_code == 200
     assert case_id not in {f["id"] for f in after.json()["features"]}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import numpy as np
 import psycopg
@@ -15,6 +14,7 @@ from geo.locator import GridIndex, metres_per_degree
 from layers.db import open_pool
 from layers.errors import OutsideTerritory
 from layers.territory import current_grids, locate
+from tests.conftest import eventually
 
 GEOD = Geod(ellps="WGS84")
 
@@ -90,12 +90,7 @@ def test_api_index_follows_a_grid_change(client_rw: TestClient, demo_rw: str) ->
     before = client_rw.get("/locate", params={"lon": lon, "lat": lat}).json()["grid"]
     with psycopg.connect(demo_rw) as conn:
         conn.execute("UPDATE grids SET name = 'renamed' WHERE code = %s AND valid_to IS NULL", (before["code"],))
-    deadline = time.monotonic() + 20
-    names = []
-    while time.monotonic() < deadline:
-        names.append(client_rw.get("/locate", params={"lon": lon, "lat": lat}).json()["grid"]["name"])
-        if names[-1] == "renamed":
-            break
-        time.sleep(0.05)
-    assert names[-1] == "renamed"
+    after = eventually(lambda: client_rw.get("/locate", params={"lon": lon, "lat": lat}).json()["grid"],
+                       lambda grid: grid["name"] == "renamed")
+    assert after == {"code": before["code"], "name": "renamed"}
     assert before["name"] != "renamed"

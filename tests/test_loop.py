@@ -150,3 +150,28 @@ def test_bad_case_paths(client_rw: TestClient, path: str) -> None:
 
 def test_every_action_has_roles() -> None:
     assert all(t.roles for t in TRANSITIONS.values())
+
+
+def test_the_timer_escalates_overdue_cases_by_itself(demo_rw: str) -> None:
+    import time
+
+    from tests.conftest import make_client
+
+    with psycopg.connect(demo_rw) as conn:
+        row = conn.execute("SELECT id FROM incidents WHERE status = 'accepted' AND level = 'community' "
+                           "ORDER BY id LIMIT 1").fetchone()
+        assert row is not None
+        conn.execute("UPDATE incidents SET deadline = now() - interval '1 minute', "
+                     "reported_at = now() - interval '3 hours' WHERE id = %s", row)
+    with make_client(demo_rw, escalate_every_s=0.2):
+        deadline = time.monotonic() + 20
+        level = "community"
+        while level == "community" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            with psycopg.connect(demo_rw) as conn:
+                level = conn.execute("SELECT level FROM incidents WHERE id = %s", row).fetchone()[0]
+    assert level == "street"
+    with psycopg.connect(demo_rw) as conn:
+        last = conn.execute("SELECT actor, action FROM incident_events WHERE incident_id = %s ORDER BY id DESC LIMIT 1",
+                            row).fetchone()
+    assert last == ("wangge", "escalate")

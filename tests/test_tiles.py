@@ -9,9 +9,10 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.auth import issue_token
 from layers.errors import InvalidInput, NotFound
 from layers.tiles import EXTENT, CachedTile, TileCache, tile_address
+from tests.conftest import auth as operator_headers
+from tests.conftest import eventually
 
 DISTRICT = "340111"
 
@@ -24,9 +25,7 @@ def lonlat_to_tile(lon: float, lat: float, z: int) -> tuple[int, int]:
 
 
 def auth(client: TestClient, area: str = DISTRICT) -> dict[str, str]:
-    return {
-        "Authorization": f"Bearer {issue_token(client.app.state.token_secret, 'operator', area)}"
-    }
+    return operator_headers(client, "operator", area)
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +148,9 @@ def test_a_change_to_the_layer_invalidates_the_cached_tile(
         before = client_rw.get(url, headers=auth(client_rw))
         assert client_rw.get(url, headers=auth(client_rw)).headers["etag"] == before.headers["etag"]
         conn.execute("UPDATE grids SET name = 'renamed grid' WHERE id = %s", (grid_id,))
-    after = client_rw.get(url, headers=auth(client_rw))
+    # the change notice reaches the app a moment after the commit
+    after = eventually(lambda: client_rw.get(url, headers=auth(client_rw)),
+                       lambda r: r.headers["etag"] != before.headers["etag"])
     assert after.headers["etag"] != before.headers["etag"]
     names = {
         f["properties"]["name"]
