@@ -19,9 +19,9 @@ from datetime import datetime
 from psycopg import AsyncConnection, sql
 
 from layers.areas import LEVELS, Area, level_of
+from layers.loop import OPEN_STATES
 from layers.rows import all_rows
 
-OPEN_STATUSES = ("accepted", "dispatched", "handling", "feedback", "verified")
 CLOSURE_WINDOW_DAYS = 30
 INDICATORS = ("open_cases", "overdue_cases", "on_time_rate")
 
@@ -107,7 +107,7 @@ def _params(area: Area) -> dict[str, object]:
     return {
         "code": area.code,
         "district": area.code[:6],
-        "open": list(OPEN_STATUSES),
+        "open": list(OPEN_STATES),
         "days": CLOSURE_WINDOW_DAYS,
     }
 

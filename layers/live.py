@@ -19,7 +19,7 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 
 from layers.features import BBox
-from layers.indicators import OPEN_STATUSES
+from layers.loop import OPEN_STATES
 from layers.rows import all_rows
 
 MAX_POINTS = 20_000
@@ -76,7 +76,7 @@ async def open_cases(
     params = {
         "district": area[:6],
         "area": area,
-        "open": list(OPEN_STATUSES),
+        "open": list(OPEN_STATES),
         "limit": limit,
         **_envelope(bbox),
     }

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 from layers.errors import Conflict
 
 OPEN_STATES = ("accepted", "dispatched", "handling", "feedback", "verified")
+ENDED_STATES = ("closed", "rejected", "duplicate")
+# for SQL text over a status column; spelled as the partial indexes of
+# migration 0001 spell it, so the planner can use them
+ENDED_SQL = "(" + ", ".join(f"'{state}'" for state in ENDED_STATES) + ")"
 TEAM_STATES = ("dispatched", "handling")
 LEVELS = ("community", "street", "district")
 

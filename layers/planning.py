@@ -19,9 +19,9 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from layers.errors import Conflict, NotFound, PreconditionFailed, StoreError
+from layers.loop import ENDED_SQL
 from layers.rows import all_rows, one_row
 
-OPEN_STATUSES_SQL = "('closed', 'rejected', 'duplicate')"
 """Statuses after which a case is no longer open; open cases follow their grid."""
 
 ASSET_MARGIN_DEG = 0.003
@@ -61,7 +61,7 @@ RECENT_CASES = f"""
 
 OPEN_CASES = f"""
     SELECT id, status AS label, ST_X(geom) AS lon, ST_Y(geom) AS lat
-    FROM incidents WHERE {_NEAR_COMMUNITY} AND status NOT IN {OPEN_STATUSES_SQL}
+    FROM incidents WHERE {_NEAR_COMMUNITY} AND status NOT IN {ENDED_SQL}
     ORDER BY id"""
 
 INSERT_PROPOSAL = """
@@ -101,7 +101,7 @@ REKEY_OPEN_CASES = f"""
             SELECT g.id, g.code FROM grids AS g
             WHERE g.id = ANY(%(new_ids)s) AND ST_Covers(g.geom, i.geom)
             ORDER BY g.code LIMIT 1) AS n ON true
-        WHERE i.grid_id = ANY(%(old_ids)s) AND i.status NOT IN {OPEN_STATUSES_SQL}
+        WHERE i.grid_id = ANY(%(old_ids)s) AND i.status NOT IN {ENDED_SQL}
         FOR UPDATE OF i),
     updated AS (
         UPDATE incidents AS i SET grid_id = m.to_id, grid_code = m.to_code, updated_at = %(now)s

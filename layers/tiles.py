@@ -24,6 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from layers.db import translated_errors
 from layers.errors import InvalidInput, NotFound
+from layers.loop import ENDED_SQL
 from layers.rows import all_rows, one_row
 
 MAX_ZOOM = 22
@@ -53,7 +54,7 @@ class TileSource:
     max_age_s: int = 0
 
 
-_OPEN = "t.status NOT IN ('closed', 'rejected', 'duplicate')"
+_OPEN = f"t.status NOT IN {ENDED_SQL}"
 TILE_SOURCES: dict[str, TileSource] = {
     source.name: source
     for source in (
