@@ -125,10 +125,12 @@ end
 """
 
 
-def lua_cycle_paths(paths: list[str]) -> str:
-    """A wrk script that requests ``paths`` in turn (GET)."""
+def lua_cycle_paths(paths: list[str], headers: dict[str, str] | None = None) -> str:
+    """A wrk script that requests ``paths`` in turn (GET), with ``headers``."""
     items = ",".join(f'"{p}"' for p in paths)
+    head = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in (headers or {}).items())
     return f"""
+{head}
 local paths = {{{items}}}
 local i = 0
 request = function()

@@ -13,6 +13,7 @@ filter, never the column; only the selected rows are projected to 3857.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -212,11 +213,21 @@ async def layer_version(conn: AsyncConnection, table: str) -> int:
 
 @dataclass(frozen=True)
 class CachedTile:
-    """A rendered tile, the layer version it was rendered at, and its ETag."""
+    """A rendered tile, the layer version it was rendered at, and its ETag.
+
+    ``gzipped`` is the body compressed once when rendered (vector tiles
+    shrink three- to fivefold), so cached tiles are sent compressed for free.
+    """
 
     version: int
     body: bytes
     etag: str
+    gzipped: bytes = b""
+
+    @classmethod
+    def rendered(cls, layer: str, version: int, body: bytes) -> CachedTile:
+        """A freshly rendered tile with its ETag and compressed form."""
+        return cls(version, body, tile_etag(layer, version, body), gzip.compress(body, 6) if body else b"")
 
 
 def tile_etag(layer: str, version: int, body: bytes) -> str:
@@ -294,6 +305,6 @@ async def cached_tile(
         entry = cache.get(key, version)
         if entry is None:
             body = b"" if tile.below_min_zoom else await render(conn, tile, area)
-            entry = CachedTile(version, body, tile_etag(source.name, version, body))
+            entry = CachedTile.rendered(source.name, version, body)
             cache.put(key, entry)
     return entry

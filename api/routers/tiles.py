@@ -63,11 +63,13 @@ async def tile(
     max_age = TILE_SOURCES[layer].max_age_s
     headers = {
         "ETag": entry.etag,
-        "Vary": "Cookie, Authorization",
+        "Vary": "Cookie, Authorization, Accept-Encoding",
         "Cache-Control": f"private, max-age={max_age}" if max_age else "private, no-cache",
     }
     if etag_matches(request, entry.etag):
         return Response(status_code=304, headers=headers)
     if not entry.body:
         return Response(status_code=204, headers=headers)
+    if entry.gzipped and "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(entry.gzipped, media_type=MVT, headers={**headers, "Content-Encoding": "gzip"})
     return Response(entry.body, media_type=MVT, headers=headers)
