@@ -24,6 +24,7 @@ from api.routers import (
     incidents,
     live,
     locate,
+    open311,
     planning,
     ready,
     teams,
@@ -77,8 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     # routes are matched in order: the hot paths first; planning before map_views,
     # so /maps/planner/{code} wins over /maps/{level}/{code}
-    for module in (health, locate, tiles, incidents, live, ready, collections, catalogue, teams, planning,
-                   grids, map_views):
+    for module in (health, locate, tiles, incidents, live, ready, collections, catalogue, teams, open311,
+                   planning, grids, map_views):
         app.include_router(module.router)
     app.mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection, sql
@@ -358,3 +359,26 @@ async def escalate_overdue(conn: AsyncConnection, actor: Actor) -> list[int]:
             RETURNING incident_id""", {"open": list(loop.OPEN_STATES), "area": actor.area,
                                        "actor": actor.name, "role": actor.role})
         return sorted(row["incident_id"] for row in rows)
+
+
+_FIND = """
+    SELECT """ + _CASE_COLUMNS + """, c.minor_name AS category_name, c.team_type
+    FROM incidents AS i JOIN catalogue AS c ON c.code = i.category_code
+    WHERE starts_with(i.community_code, %(area)s)
+      AND (%(ids)s::bigint[] IS NULL OR i.id = ANY(%(ids)s))
+      AND (%(category)s::text IS NULL OR i.category_code = %(category)s)
+      AND (%(start)s::timestamptz IS NULL OR i.reported_at >= %(start)s)
+      AND (%(end)s::timestamptz IS NULL OR i.reported_at <= %(end)s)
+      AND (%(open_only)s::boolean IS NULL OR (i.status = ANY(%(open)s)) = %(open_only)s)
+    ORDER BY i.reported_at DESC, i.id DESC
+    LIMIT %(limit)s
+"""
+
+
+async def find_cases(conn: AsyncConnection, area: str, *, ids: list[int] | None = None,
+                     category: str | None = None, start: datetime | None = None, end: datetime | None = None,
+                     open_only: bool | None = None, limit: int = 1000) -> list[dict[str, Any]]:
+    """Cases in ``area`` matching every filter given, newest first."""
+    return await all_rows(conn, _FIND, {
+        "area": area, "ids": ids, "category": category, "start": start, "end": end,
+        "open_only": open_only, "open": list(loop.OPEN_STATES), "limit": limit})

@@ -5,17 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
-from psycopg import AsyncConnection
 
 from api.auth import CurrentPrincipal
-from api.deps import ConnDep, SettingsDep
+from api.deps import ConnDep
+from api.intake import take_in
 from api.responses import json_response
 from api.schemas import Action, NewIncident
-from geo.crs import parse_crs, to_wgs84
 from layers import incidents
-from layers.catalogue import Category
-from layers.errors import InvalidInput, NotFound
-from layers.geocode import geocode
 from layers.loop import TRANSITIONS
 
 router = APIRouter(tags=["incidents"])
@@ -23,25 +19,9 @@ IncidentId = Annotated[int, Path(ge=1, le=2**62)]
 ACTION_PATTERN = f"^({'|'.join(TRANSITIONS)})$"
 
 
-async def _new_case(conn: ConnDep, body: NewIncident, key: str | None) -> incidents.NewCase:
-    if body.location is not None:
-        system = parse_crs(body.location.crs)
-        lon, lat = to_wgs84(body.location.lon, body.location.lat, system)
-        raw = (body.location.lon, body.location.lat, system.name)
-        address = None
-    else:
-        try:
-            best = (await geocode(conn, body.address or "", limit=1))[0]
-        except NotFound as exc:  # for intake an unknown address is bad input, not a missing page
-            raise InvalidInput(exc.public, **exc.details) from None
-        lon, lat, raw, address = best.lon, best.lat, (best.lon, best.lat, "wgs84"), body.address
-    return incidents.NewCase(body.category, body.channel, body.description, lon, lat, *raw,
-                             address=address, idempotency_key=key)
-
-
 @router.post("/incidents", status_code=201, summary="Take in a case from any channel")
 async def create_incident(
-    body: NewIncident, request: Request, conn: ConnDep, principal: CurrentPrincipal, settings: SettingsDep,
+    body: NewIncident, request: Request, conn: ConnDep, principal: CurrentPrincipal,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Response:
     """Locate, look up the catalogue, find duplicates and the nearest free team, store, log.
@@ -49,16 +29,7 @@ async def create_incident(
     A retry with the same ``Idempotency-Key`` returns the first answer (200)
     instead of creating a second case.
     """
-    case = await _new_case(conn, body, idempotency_key)
-    index = request.app.state.grids.current()
-    version = request.app.state.layers.version("catalogue")
-
-    async def category_of(conn: AsyncConnection, code: str) -> Category:
-        return await request.app.state.catalogue.category(conn, code, version)
-
-    options = incidents.IntakeOptions(settings.near_boundary_m, settings.max_team_range_m,
-                                      index.locate if index is not None else None, category_of)
-    answer, created = await incidents.intake(conn, case, principal, options)
+    answer, created = await take_in(request, conn, body, principal, idempotency_key)
     return json_response(answer, status_code=201 if created else 200,
                          headers={"Location": f"/incidents/{answer['id']}"})
 
