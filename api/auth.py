@@ -105,4 +105,3 @@ async def current_principal(request: Request) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
-OptionalPrincipal = Annotated[Principal | None, Depends(optional_principal)]

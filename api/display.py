@@ -20,8 +20,6 @@ from geo.shifted_tiles import BUFFER, EXTENT, encode_gcj02_tile, wgs84_box_for_g
 from layers.live import LivePoint, LiveShape
 from layers.tiles import TileAddress, tile_features
 
-DISPLAY_CRS = ("wgs84", "gcj02")
-
 
 def _shift_positions(coords: Any) -> Any:
     """Shift a GeoJSON coordinate array of any depth (a position is a list of numbers)."""

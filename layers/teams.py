@@ -17,7 +17,7 @@ from datetime import datetime
 from psycopg import AsyncConnection
 
 from layers.errors import InvalidInput, NotFound
-from layers.rows import all_rows, one_row
+from layers.rows import all_rows
 
 # the sphere and the spheroid disagree by under 0.6% on any distance
 SPHERE_MARGIN = 1.006
@@ -93,17 +93,6 @@ async def claim_nearest(conn: AsyncConnection, lon: float, lat: float, team_type
         if chosen is not None or len(ranked) < k or (only is not None and wanted):
             return chosen
     return None
-
-
-async def team(conn: AsyncConnection, team_id: int) -> Team:
-    """One team by id, or :class:`NotFound`."""
-    row = await one_row(conn, """
-        SELECT id, code, name, type, home_station, area_code, status,
-               ST_X(position) AS lon, ST_Y(position) AS lat, position_at
-        FROM teams WHERE id = %s""", (team_id,))
-    if row is None:
-        raise NotFound(f"no team {team_id}")
-    return Team(**row)
 
 
 @dataclass(frozen=True)
