@@ -32,6 +32,7 @@ from api.routers import (
 )
 from api.routers import maps as map_views
 from api.settings import Settings, get_settings
+from api.tilehits import TileHits
 from layers.catalogue import CatalogueCache
 from layers.db import open_pool
 from layers.errors import StoreError
@@ -82,4 +83,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                    planning, grids, map_views):
         app.include_router(module.router)
     app.mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(TileHits)
     return app

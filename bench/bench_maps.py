@@ -26,9 +26,9 @@ from playwright.sync_api import sync_playwright
 
 from api.app import create_app
 from api.auth import issue_token
-from api.routers.tiles import tile_cache
 from api.settings import Settings
 from api.store import demo_district
+from api.tilereply import tile_cache
 from bench.common import lua_cycle_paths, wrk
 from layers import migrate
 from layers.cluster import EmbeddedCluster, free_port

@@ -260,6 +260,15 @@ class TileCache:
         self.hits += 1
         return entry
 
+    def peek(self, key: tuple[object, ...], version: int) -> CachedTile | None:
+        """The tile under ``key`` if rendered at ``version``, without counting or reordering.
+
+        For the cache-hit fast path in front of the route: a miss there is
+        looked up again (and counted) by the route itself.
+        """
+        entry = self._entries.get(key)
+        return entry if entry is not None and entry.version == version else None
+
     def put(self, key: tuple[object, ...], entry: CachedTile) -> None:
         """Store ``entry``, evicting the least recently used tiles beyond the byte budget."""
         old = self._entries.pop(key, None)

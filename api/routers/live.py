@@ -15,7 +15,7 @@ from api import display
 from api.auth import CurrentPrincipal
 from api.deps import ConnDep
 from api.params import BBoxQuery
-from api.routers.tiles import etag_matches
+from api.tilereply import etag_matches
 from layers import live
 from layers.areas import level_of
 from layers.features import BBox
@@ -111,7 +111,7 @@ async def live_layer(
     versions = await request.app.state.layers.versions(conn, spec.tables)
     etag = live_etag(layer, area, bbox, display_crs, versions, spec.clock_s)
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Cookie, Authorization"}
-    if etag_matches(request, etag):
+    if etag_matches(request.headers.get("if-none-match", ""), etag):
         return Response(status_code=304, headers=headers)
     body = await spec.render(conn, area, bbox, display_crs)
     return Response(

@@ -4,32 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, FastAPI, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from api.auth import current_principal
 from api.display import render_gcj02_tile
-from layers.tiles import TILE_SOURCES, TileCache, cached_tile, render_tile, tile_address
+from api.tilereply import MVT, tile_cache, tile_reply
+from layers.tiles import cached_tile, render_tile, tile_address
 
 router = APIRouter(tags=["tiles"])
-MVT = "application/vnd.mapbox-vector-tile"
-
-
-def tile_cache(app: FastAPI) -> TileCache:
-    """Return the app's tile cache, made on first use (one per process)."""
-    cache: TileCache | None = getattr(app.state, "tile_cache", None)
-    if cache is None:
-        cache = app.state.tile_cache = TileCache()
-    return cache
-
-
-def etag_matches(request: Request, etag: str) -> bool:
-    """Return True when the client's ``If-None-Match`` names ``etag`` (or ``*``)."""
-    wanted = request.headers.get("if-none-match", "")
-    return (
-        any(tag.strip() in (etag, "*", f"W/{etag}") for tag in wanted.split(","))
-        if wanted
-        else False
-    )
 
 
 @router.get(
@@ -60,16 +42,6 @@ async def tile(
     render = render_gcj02_tile if display == "gcj02" else render_tile
     entry = await cached_tile(request.app.state.pool, tile_cache(request.app), address, principal.area, known,
                               render, display)
-    max_age = TILE_SOURCES[layer].max_age_s
-    headers = {
-        "ETag": entry.etag,
-        "Vary": "Cookie, Authorization, Accept-Encoding",
-        "Cache-Control": f"private, max-age={max_age}" if max_age else "private, no-cache",
-    }
-    if etag_matches(request, entry.etag):
-        return Response(status_code=304, headers=headers)
-    if not entry.body:
-        return Response(status_code=204, headers=headers)
-    if entry.gzipped and "gzip" in request.headers.get("accept-encoding", ""):
-        return Response(entry.gzipped, media_type=MVT, headers={**headers, "Content-Encoding": "gzip"})
-    return Response(entry.body, media_type=MVT, headers=headers)
+    status, headers, body = tile_reply(entry, layer, request.headers.get("if-none-match", ""),
+                                       request.headers.get("accept-encoding", ""))
+    return Response(body, status_code=status, headers=headers)
