@@ -25,13 +25,16 @@ from layers.rows import all_rows, one_row
 # in a short query (宁果路 for 宁国路) still scores about 0.6
 MATCH_THRESHOLD = 0.5
 
-_CANDIDATES = """
+# a candidate building as every matching query returns it
+_CANDIDATE_ROWS = """
     WITH q AS (SELECT wangge_address_key(%(q)s) AS key)
     SELECT b.id, b.address, ST_X(c) AS lon, ST_Y(c) AS lat,
            word_similarity(q.key, b.address_key) AS score,
            strpos(b.address_key, q.key) > 0 AS exact
     FROM buildings AS b, q, LATERAL ST_PointOnSurface(b.geom) AS c
-    WHERE q.key <%% b.address_key
+"""
+
+_CANDIDATES = _CANDIDATE_ROWS + """    WHERE q.key <%% b.address_key
     -- among similar keys, prefer the building whose road name best matches
     -- part of the query: door numbers repeat on every road, road names do not
     ORDER BY strpos(b.address_key, q.key) > 0 DESC,
@@ -53,12 +56,7 @@ _NAMED_ROAD = """
     LIMIT 1
 """
 
-_ON_ROAD_AT_DOOR = """
-    WITH q AS (SELECT wangge_address_key(%(q)s) AS key)
-    SELECT b.id, b.address, ST_X(c) AS lon, ST_Y(c) AS lat,
-           word_similarity(q.key, b.address_key) AS score,
-           strpos(b.address_key, q.key) > 0 AS exact
-    FROM buildings AS b, q, LATERAL ST_PointOnSurface(b.geom) AS c
+_ON_ROAD_AT_DOOR = _CANDIDATE_ROWS + """
     WHERE b.road = %(road)s AND b.door_number = %(door)s
     ORDER BY strpos(b.address_key, q.key) > 0 DESC, word_similarity(q.key, b.address_key) DESC,
              b.building_no, b.id
