@@ -16,10 +16,11 @@ import time
 import psycopg
 import uvicorn
 
+from api import cli_data, cli_store
 from api.auth import ROLES, issue_token
 from api.settings import Settings, get_settings
 from api.store import demo_district, ensure_demo_city, open_store
-from layers.cluster import EmbeddedCluster, StoreUnavailable
+from layers.cluster import StoreUnavailable
 from layers.secrets import token_secret
 
 log = logging.getLogger("wangge")
@@ -102,23 +103,6 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> None:
     print(token)
 
 
-def cmd_db(args: argparse.Namespace, settings: Settings) -> None:
-    """Show, stop or delete the embedded cluster (never a server named by DATABASE_URL)."""
-    if settings.database_url:
-        raise SystemExit("wangge: DATABASE_URL is set; wangge does not manage that server")
-    cluster = EmbeddedCluster(settings.data_dir / "pg", settings.pg_port)
-    port = cluster.running_port()
-    if args.action == "status":
-        print(f"embedded cluster in {cluster.datadir}: " + (f"running on port {port}" if port else "stopped"))
-        return
-    if port:
-        cluster.port, cluster.started_here = port, True
-        cluster.stop()
-    if args.action == "delete":
-        cluster.remove()
-    print(f"embedded cluster {'deleted' if args.action == 'delete' else 'stopped'}")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line: one sub-command per task."""
     parser = argparse.ArgumentParser(prog="wangge", description=__doc__)
@@ -132,9 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="migrate the database and exit").set_defaults(func=cmd_migrate)
-    db = sub.add_parser("db", help="the embedded PostGIS cluster")
-    db.add_argument("action", choices=("status", "stop", "delete"))
-    db.set_defaults(func=cmd_db)
+    cli_store.register(sub)
+    cli_data.register(sub)
     token = sub.add_parser("token", help="bearer tokens").add_subparsers(dest="action", required=True)
     create = token.add_parser("create", help="print a signed token for a role and an area")
     create.add_argument("--role", required=True, choices=ROLES)

@@ -123,10 +123,11 @@ class Building(Base):
 
     __tablename__ = "buildings"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(Text)
     address: Mapped[str] = mapped_column(Text)
     address_key: Mapped[str | None] = mapped_column(Text, Computed("wangge_address_key(address)", persisted=True))
     road: Mapped[str] = mapped_column(Text)
-    door_number: Mapped[int] = mapped_column(Integer)
+    door_number: Mapped[int | None] = mapped_column(Integer)
     estate: Mapped[str] = mapped_column(Text)
     building_no: Mapped[int | None] = mapped_column(Integer)
     households: Mapped[int] = mapped_column(Integer)
@@ -205,6 +206,7 @@ class Incident(Base):
     closed_at: Mapped[datetime | None] = mapped_column(Timestamp)
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
     idempotency_key: Mapped[str | None] = mapped_column(Text)
+    external_ref: Mapped[str | None] = mapped_column(Text)
 
 
 class IncidentEvent(Base):
@@ -222,6 +224,22 @@ class IncidentEvent(Base):
     to_status: Mapped[str | None] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class DataImport(Base):
+    """One import or admin write of a layer: where it came from, what it changed, its report."""
+
+    __tablename__ = "data_imports"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    layer: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(Timestamp)
+    inserted: Mapped[int] = mapped_column(Integer)
+    updated: Mapped[int] = mapped_column(Integer)
+    unchanged: Mapped[int] = mapped_column(Integer)
+    retired: Mapped[int] = mapped_column(Integer)
+    report: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
 
 class PlanningProposal(Base):

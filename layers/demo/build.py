@@ -171,9 +171,10 @@ def _load_hierarchy(conn: psycopg.Connection, district: District, h: Hierarchy,
 def _load_features(conn: psycopg.Connection, h: Hierarchy, area: BaseGeometry, building_rows: list[tuple],
                    street_codes: list[str], street_names: list[str], proj: _Projector,
                    spec: DemoSpec, rng: np.random.Generator) -> None:
-    copy_rows(conn, "buildings", ("address", "road", "door_number", "building_no", "households",
+    # codes as the migration gives rows stored before buildings had one: B + the row number
+    copy_rows(conn, "buildings", ("code", "address", "road", "door_number", "building_no", "households",
                                   "residents", "floors", "geom"),
-              _with_geoms(building_rows, proj))
+              [(f"B{i:08d}", *row) for i, row in enumerate(_with_geoms(building_rows, proj), start=1)])
     copy_rows(conn, "cameras", ("code", "name", "kind", "online", "geom"),
               _with_geoms(features.cameras(area, spec.cameras, rng), proj))
     copy_rows(conn, "waterlogging_points", ("code", "name", "sensor_id", "warn_level_cm",
