@@ -207,6 +207,10 @@ class Incident(Base):
     updated_at: Mapped[datetime] = mapped_column(Timestamp)
     idempotency_key: Mapped[str | None] = mapped_column(Text)
     external_ref: Mapped[str | None] = mapped_column(Text)
+    # Open311 reporter fields, attribute[...] answers and media URLs (personal: see layers.visibility)
+    reporter: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    attributes: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    media_url: Mapped[str | None] = mapped_column(Text)
 
 
 class IncidentEvent(Base):

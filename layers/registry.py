@@ -38,5 +38,6 @@ LAYERS: dict[str, Layer] = {layer.name: layer for layer in (
     Layer("stall_zones", "Street-stall zones (摊群点)", "stall_zones", "MultiPolygon"),
     Layer("teams", "Enforcement teams, live positions", "teams", "Point", geom="position",
           hidden=("home",)),
-    Layer("incidents", "Cases (事件)", "incidents", "Point", hidden=("idempotency_key",)),
+    Layer("incidents", "Cases (事件)", "incidents", "Point",
+          hidden=("idempotency_key", "reporter", "attributes", "media_url")),
 )}
