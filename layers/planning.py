@@ -24,6 +24,9 @@ from layers.rows import all_rows, one_row
 
 """Statuses after which a case is no longer open; open cases follow their grid."""
 
+METRES_PER_DEGREE = 111_320.0
+"""Of latitude, about; a degree of longitude is shorter, so a tolerance turned into degrees with it errs strict."""
+
 ASSET_MARGIN_DEG = 0.003
 """Assets this close outside the community are read too: a proposal may reach them."""
 
@@ -187,6 +190,7 @@ class PublishResult:
     created: list[str]
     kept: list[str]
     rekeyed_cases: int
+    changed: bool = True
 
 
 def _community(row: dict[str, Any] | None, code: str) -> CommunityRow:
@@ -244,18 +248,29 @@ async def proposal(conn: AsyncConnection, proposal_id: int) -> dict[str, Any]:
     return row
 
 
-def _unchanged(feature: dict[str, Any], current: dict[str, GridRow]) -> bool:
+def _unchanged(feature: dict[str, Any], current: dict[str, GridRow], snap_m: float) -> bool:
+    # The same grid within the snapping tolerance: the same number of
+    # vertices, each within the tolerance of the other shape (and back).
+    # Counting vertices matters: a neighbour that received the vertex of a
+    # split on its edge looks the same, but must be stored with that vertex
+    # so the stored grids keep sharing every vertex.
     code = feature["properties"].get("code")
     if code not in current:
         return False
-    return bool(shapely.equals(shape(feature["geometry"]), current[code].geom))
+    proposed, stored = shape(feature["geometry"]), current[code].geom
+    if shapely.get_num_coordinates(proposed) != shapely.get_num_coordinates(stored):
+        return False
+    return bool(shapely.hausdorff_distance(proposed, stored) <= snap_m / METRES_PER_DEGREE)
 
 
 async def publish_proposal(conn: AsyncConnection, proposal_id: int, actor: str, role: str,
-                           expected_version: int | None = None) -> PublishResult:
+                           expected_version: int | None = None, snap_m: float = 0.0) -> PublishResult:
     """Publish a draft proposal in one transaction.
 
-    Grids whose geometry and code are unchanged keep their row. Every other
+    Grids whose code is kept and whose geometry is the same within
+    ``snap_m`` metres keep their row. When that is every grid and there is
+    no other, nothing changed: no row is written, the version stays, and
+    the proposal is marked published with ``changed`` false. Every other
     current grid gets ``valid_to``; each proposed grid that is not unchanged
     gets a new row from the same instant, with its kept code or the next
     unused number of the community. Open cases of retired grids move to the
@@ -273,7 +288,7 @@ async def publish_proposal(conn: AsyncConnection, proposal_id: int, actor: str, 
             raise NotFound(f"no proposal {proposal_id}")
         _check_publishable(row, place, expected_version)
         now = _value(await one_row(conn, TRANSACTION_NOW), "now")
-        return await _apply(conn, row, place, actor, role, now)
+        return await _apply(conn, row, place, actor, role, now, snap_m)
 
 
 def _check_publishable(row: dict[str, Any], place: CommunityRow, expected_version: int | None) -> None:
@@ -292,11 +307,14 @@ def _check_publishable(row: dict[str, Any], place: CommunityRow, expected_versio
 
 
 async def _apply(conn: AsyncConnection, row: dict[str, Any], place: CommunityRow, actor: str,
-                 role: str, now: datetime) -> PublishResult:
+                 role: str, now: datetime, snap_m: float) -> PublishResult:
     current = {g.code: g for g in map(_grid, await all_rows(conn, CURRENT_GRIDS_FOR_UPDATE, {"code": place.code}))}
     features = row["features"]["features"]
-    unchanged = [_unchanged(f, current) for f in features]
+    unchanged = [_unchanged(f, current, snap_m) for f in features]
     kept_codes = {f["properties"]["code"] for f, same in zip(features, unchanged, strict=True) if same}
+    if all(unchanged) and kept_codes == set(current):
+        await conn.execute(MARK_PUBLISHED, {"now": now, "id": row["id"]})
+        return PublishResult(place.code, place.grids_version, now, [], [], sorted(kept_codes), 0, changed=False)
     retired = [g for c, g in current.items() if c not in kept_codes]
     await conn.execute(RETIRE_GRIDS, {"now": now, "ids": [g.id for g in retired]})
     last = int(_value(await one_row(conn, LAST_GRID_NUMBER, {"code": place.code}), "last"))

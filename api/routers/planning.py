@@ -9,7 +9,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, model_validator
 
 from api.auth import CurrentPrincipal, Principal
-from api.deps import ConnDep
+from api.deps import ConnDep, SettingsDep
 from api.params import CRS_HELP, CommunityCode
 from geo.crs import parse_crs
 from geo.planning import service
@@ -24,11 +24,12 @@ ProposalId = Annotated[int, Path(ge=1, le=2**62, description="proposal id")]
 
 
 async def report_options(
+    settings: SettingsDep,
     gap_width_m: Annotated[float, Query(ge=0, le=100, description="gaps narrower than this mark edges")] = 1.0,
     sliver_m2: Annotated[float, Query(ge=0, le=100_000, description="parts below this area are slivers")] = 100.0,
 ) -> ReportOptions:
-    """Thresholds of the report, from the query."""
-    return ReportOptions(gap_width_m, sliver_m2)
+    """Thresholds of the report from the query; the snapping tolerance is the service's setting."""
+    return ReportOptions(gap_width_m, sliver_m2, settings.snap_tolerance_m)
 
 
 OptionsDep = Annotated[ReportOptions, Depends(report_options)]
@@ -116,13 +117,18 @@ async def read_proposal(proposal: ProposalDep, response: Response) -> dict[str, 
 
 @router.post("/planning/proposals/{proposal_id}/publish", summary="Publish a proposal as the new grids")
 async def publish_proposal(
-    proposal: ProposalDep, conn: ConnDep, principal: CurrentPrincipal, response: Response,
+    proposal: ProposalDep, conn: ConnDep, principal: CurrentPrincipal, response: Response, settings: SettingsDep,
     if_match: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
-    """Replace the community's grids in one transaction; 412 when the community changed since."""
+    """Replace the community's grids in one transaction; 412 when the community changed since.
+
+    A proposal whose grids are all the ones in force (within the snapping
+    tolerance) changes nothing: ``changed`` is false, no version is made.
+    """
     if if_match is not None and if_match.strip().removeprefix("W/") not in (proposal["etag"], "*"):
         raise PreconditionFailed("If-Match does not match the proposal's version")
-    answer = await service.publish(conn, proposal["id"], principal.name, principal.role)
+    answer = await service.publish(conn, proposal["id"], principal.name, principal.role,
+                                   snap_m=settings.snap_tolerance_m)
     response.headers["ETag"] = answer["etag"]
     return answer
 

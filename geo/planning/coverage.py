@@ -10,10 +10,17 @@ overlay operations use the same grid. Areas and widths are measured in
 metres (:class:`~geo.planning.metric.MetricFrame`). Only valid polygons are
 checked here: GEOS's coverage functions assume validity, and invalid ones
 are reported by :mod:`geo.planning.validity`.
+
+Before any of that, the grids are conformed to the area's outline within a
+tolerance in metres (:data:`DEFAULT_SNAP_M`, :mod:`geo.planning.snapping`),
+so grids that went out as rounded GeoJSON and came back are judged as what
+they were, while a real gap, overlap or piece outside (a metre, not
+millimetres) is still found.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -22,6 +29,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from geo.planning.metric import MetricFrame
+from geo.planning.snapping import conform
 
 PRECISION_DEG = 1e-8
 """Snapping grid: 1e-8 degree, about 1 mm; finer than any grid boundary is surveyed."""
@@ -33,6 +41,16 @@ DEFAULT_GAP_WIDTH_M = 1.0
 """Gaps narrower than this also mark the edges around them as invalid."""
 DEFAULT_SLIVER_M2 = 100.0
 """A grid part (or gap, or overlap) smaller than this is a sliver."""
+DEFAULT_SNAP_M = 0.1
+"""Snapping tolerance in metres (setting ``WANGGE_SNAP_TOLERANCE_M``).
+
+GeoJSON rounded to 7 decimals moves a vertex by at most 0.5e-7° a side: 5.6 mm
+of latitude, less of longitude, under 8 mm in all. Leaflet and many web
+tools write 6 decimals: under 8 cm in all (0.5e-6° is 5.6 cm of latitude).
+0.1 m takes both back to the stored vertices, and stays ten times below the
+narrowest gap the report flags (``gap_width_m``, 1 m): a 1 m gap, a 0.5 m
+overlap or a part 2 m outside are still reported.
+"""
 
 
 @dataclass
@@ -40,6 +58,8 @@ class Coverage:
     """What is wrong with a set of grids as a tiling of their community (WGS84 shapes)."""
 
     valid_edges: bool
+    grids: list[BaseGeometry] = field(default_factory=list)
+    """The grids as checked: conformed within the snapping tolerance, in the order given."""
     invalid_edges: list[tuple[str, BaseGeometry]] = field(default_factory=list)
     overlaps: list[tuple[tuple[str, str], BaseGeometry]] = field(default_factory=list)
     gaps: list[BaseGeometry] = field(default_factory=list)
@@ -93,8 +113,16 @@ def _overlaps(keys: list[str], grids: np.ndarray) -> list[tuple[tuple[str, str],
 
 def check_coverage(keys: list[str], grids: np.ndarray, community: BaseGeometry, frame: MetricFrame,
                    gap_width_m: float = DEFAULT_GAP_WIDTH_M,
-                   sliver_m2: float = DEFAULT_SLIVER_M2) -> Coverage:
+                   sliver_m2: float = DEFAULT_SLIVER_M2, *, snap_m: float = DEFAULT_SNAP_M,
+                   anchors: Sequence[BaseGeometry] | np.ndarray = ()) -> Coverage:
     """Check WGS84 ``grids`` (valid polygons, one per key) against the WGS84 ``community``.
+
+    ``community`` is any parent area (a district for its streets, a street
+    for its communities). The grids are first conformed to its outline, and
+    to the vertices and edges of ``anchors`` (today's grids, when there are
+    any), within ``snap_m`` metres; 0 checks them as given. The conformed
+    shapes are in ``Coverage.grids``: store those, and the parent's outline
+    stays exactly tiled.
 
     Gaps are the parts of the community no grid covers (a hole no other grid
     fills is one); ``outside`` lists, per grid, its parts beyond the
@@ -103,8 +131,9 @@ def check_coverage(keys: list[str], grids: np.ndarray, community: BaseGeometry, 
     ``gap_width_m`` mark their edges. ``slivers`` are grid parts whose area
     in ``frame`` is below ``sliver_m2``.
     """
-    snapped = snap(np.asarray(grids, dtype=object))
-    area = shapely.set_precision(_with_grid_nodes(community, np.asarray(grids, dtype=object)), PRECISION_DEG)
+    conformed = conform(grids, community, snap_m, anchors)
+    snapped = snap(conformed)
+    area = shapely.set_precision(_with_grid_nodes(community, conformed), PRECISION_DEG)
     gap_width = gap_width_m / METRES_PER_DEGREE
     # GEOS takes two outer edges closer than gap_width for a narrow gap, even
     # when what lies between them is a notch of the community's own outline.
@@ -112,7 +141,8 @@ def check_coverage(keys: list[str], grids: np.ndarray, community: BaseGeometry, 
     # edges become shared ones and only gaps inside the community count.
     surround = shapely.difference(shapely.box(*shapely.buffer(shapely.envelope(area), 1e-3).bounds), area)
     with_surround = np.append(snapped, [shapely.set_precision(surround, PRECISION_DEG)])
-    result = Coverage(valid_edges=bool(shapely.coverage_is_valid(with_surround, gap_width=gap_width)))
+    result = Coverage(valid_edges=bool(shapely.coverage_is_valid(with_surround, gap_width=gap_width)),
+                      grids=list(conformed))
     edges = shapely.coverage_invalid_edges(with_surround, gap_width=gap_width)[:-1]
     result.invalid_edges = [(k, e) for k, e in zip(keys, edges, strict=True) if not e.is_empty]
     result.overlaps = _overlaps(keys, snapped)

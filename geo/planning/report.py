@@ -2,12 +2,14 @@
 
 This is the whole answer a planner sees before publishing. ``ok`` is true
 only when every polygon is valid and the grids tile the community exactly;
-slivers and grids in several parts are warnings that do not block.
+slivers and grids in several parts are warnings that do not block. The
+grids are judged (and stored, and published) as conformed to the community
+and today's grids within the snapping tolerance (:mod:`geo.planning.snapping`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.planning.coverage import (
     DEFAULT_GAP_WIDTH_M,
     DEFAULT_SLIVER_M2,
+    DEFAULT_SNAP_M,
     PRECISION_DEG,
     Coverage,
     area_m2,
@@ -26,16 +29,18 @@ from geo.planning.geojson import feature, feature_collection
 from geo.planning.grids import CurrentGrid, PlannedGrid
 from geo.planning.impact import impact
 from geo.planning.metric import MetricFrame
+from geo.planning.snapping import conform
 from geo.planning.validity import validity_issues
 from geo.planning.workload import Assets, balance, workload
 
 
 @dataclass(frozen=True)
 class ReportOptions:
-    """Thresholds of the coverage check, in metres and square metres."""
+    """Thresholds of the coverage check, in metres and square metres, and the snapping tolerance."""
 
     gap_width_m: float = DEFAULT_GAP_WIDTH_M
     sliver_m2: float = DEFAULT_SLIVER_M2
+    snap_m: float = DEFAULT_SNAP_M
 
 
 def _areas(frame: MetricFrame, shapes: list[BaseGeometry]) -> list[float]:
@@ -78,29 +83,39 @@ def _warnings(planned: list[PlannedGrid], cov: Coverage, frame: MetricFrame) -> 
     return notes
 
 
-def build_report(community: BaseGeometry, current: list[CurrentGrid], planned: list[PlannedGrid],
-                 assets: Assets, frame: MetricFrame, options: ReportOptions | None = None,
-                 ) -> dict[str, Any]:
-    """Report on ``planned`` as the new grids of ``community`` (all WGS84, ``assets`` too).
+def conformed_grids(community: BaseGeometry, current: list[CurrentGrid], planned: list[PlannedGrid],
+                    snap_m: float) -> list[PlannedGrid]:
+    """``planned`` with each geometry conformed to ``community`` and ``current`` within ``snap_m`` metres."""
+    geoms = conform([g.geom for g in planned], community, snap_m, [g.geom for g in current])
+    return [replace(g, geom=geom) for g, geom in zip(planned, geoms, strict=True)]
+
+
+def check_proposal(community: BaseGeometry, current: list[CurrentGrid], planned: list[PlannedGrid],
+                   assets: Assets, frame: MetricFrame, options: ReportOptions | None = None,
+                   ) -> tuple[list[PlannedGrid], dict[str, Any]]:
+    """The grids as conformed (what would be stored and published) and the report on them.
 
     Invalid polygons are left out of coverage, workload and impact (their
     area counts as a gap) and listed under ``validity``.
     """
     options = options or ReportOptions()
+    planned = conformed_grids(community, current, planned, options.snap_m)
     issues = validity_issues(planned)
     invalid = {issue.grid for issue in issues}
     checked = [g for g in planned if g.key not in invalid]
     keys = [g.key for g in checked]
     after = np.array([g.geom for g in checked], dtype=object)
     before = np.array([g.geom for g in current], dtype=object)
-    cov = check_coverage(keys, after, community, frame, options.gap_width_m, options.sliver_m2)
+    # already conformed, with today's grids as anchors: check them as they are
+    cov = check_coverage(keys, after, community, frame, options.gap_width_m, options.sliver_m2, snap_m=0.0)
     rows_before = workload(assets, before)
     rows_after = workload(assets, after)
-    return {
+    return planned, {
         "ok": not issues and cov.tiles,
         "grids": len(planned),
         "metric_crs": f"EPSG:{frame.epsg}",
         "precision_deg": PRECISION_DEG,
+        "snap_tolerance_m": options.snap_m,
         "validity": {"valid": not issues, "issues": [i.as_json() for i in issues]},
         "coverage": _coverage_json(cov, frame, options.sliver_m2),
         "warnings": _warnings(checked, cov, frame),
@@ -112,3 +127,10 @@ def build_report(community: BaseGeometry, current: list[CurrentGrid], planned: l
         },
         "impact": impact(assets, before, [g.code for g in current], after, keys),
     }
+
+
+def build_report(community: BaseGeometry, current: list[CurrentGrid], planned: list[PlannedGrid],
+                 assets: Assets, frame: MetricFrame, options: ReportOptions | None = None,
+                 ) -> dict[str, Any]:
+    """Report on ``planned`` as the new grids of ``community`` (all WGS84, ``assets`` too)."""
+    return check_proposal(community, current, planned, assets, frame, options)[1]

@@ -17,13 +17,14 @@ import numpy as np
 from psycopg import AsyncConnection
 
 from geo.crs import Crs
+from geo.planning.coverage import DEFAULT_SNAP_M
 from geo.planning.geojson import feature, feature_collection
 from geo.planning.grids import CurrentGrid, PlannedGrid
 from geo.planning.metric import MetricFrame
 from geo.planning.operations import apply_operations
 from geo.planning.parse import planned_grids
 from geo.planning.partition import suggest_partition
-from geo.planning.report import ReportOptions, build_report
+from geo.planning.report import ReportOptions, check_proposal
 from geo.planning.workload import AssetPoints, Assets
 from layers import planning as store
 from layers.errors import InvalidInput
@@ -77,7 +78,7 @@ async def _context(conn: AsyncConnection, code: str) -> _Context:
 
 
 def _stored_features(planned: list[PlannedGrid]) -> dict[str, Any]:
-    # full precision: an unchanged grid must compare equal to its stored row at publish
+    # the conformed grids at full precision: they are what publish stores
     return feature_collection([
         feature(g.geom, {"key": g.key, "code": g.code, "name": g.name,
                          "worker_name": g.worker_name, "worker_phone": g.worker_phone}, decimals=None)
@@ -102,9 +103,9 @@ def _answer(row: dict[str, Any], features: dict[str, Any], report: dict[str, Any
 
 async def _store(conn: AsyncConnection, ctx: _Context, planned: list[PlannedGrid], author: str,
                  options: ReportOptions) -> dict[str, Any]:
-    report = await asyncio.to_thread(build_report, ctx.place.geom, ctx.current, planned, ctx.assets,
-                                     ctx.frame, options)
-    features = _stored_features(planned)
+    conformed, report = await asyncio.to_thread(check_proposal, ctx.place.geom, ctx.current, planned,
+                                                ctx.assets, ctx.frame, options)
+    features = _stored_features(conformed)
     row = await store.insert_proposal(conn, ctx.place.code, ctx.place.grids_version, author,
                                       features, report)
     return _answer(row, features, report)
@@ -142,11 +143,19 @@ async def proposal(conn: AsyncConnection, proposal_id: int) -> dict[str, Any]:
 
 
 async def publish(conn: AsyncConnection, proposal_id: int, actor: str, role: str,
-                  expected_version: int | None = None) -> dict[str, Any]:
-    """Publish a proposal (see :func:`layers.planning.publish_proposal`)."""
-    result = await store.publish_proposal(conn, proposal_id, actor, role, expected_version)
+                  expected_version: int | None = None, snap_m: float = DEFAULT_SNAP_M) -> dict[str, Any]:
+    """Publish a proposal (see :func:`layers.planning.publish_proposal`).
+
+    ``changed`` is false when every grid is the one in force within
+    ``snap_m`` metres: then nothing was written and the version stayed.
+    """
+    result = await store.publish_proposal(conn, proposal_id, actor, role, expected_version, snap_m)
+    message = (f"published as version {result.grids_version}" if result.changed else
+              f"nothing changed: every grid is the one in force (within {snap_m} m); version "
+              f"{result.grids_version} stays")
     return {
-        "proposal": proposal_id, "community": result.community, "grids_version": result.grids_version,
+        "proposal": proposal_id, "community": result.community, "changed": result.changed, "message": message,
+        "grids_version": result.grids_version,
         "etag": etag(result.community, result.grids_version),
         "published_at": result.published_at.isoformat(), "retired": result.retired,
         "created": result.created, "kept": result.kept, "rekeyed_open_cases": result.rekeyed_cases,
