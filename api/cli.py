@@ -14,6 +14,7 @@ import sys
 import time
 
 import psycopg
+import psycopg.sql
 import uvicorn
 
 from api import cli_data, cli_store
@@ -88,17 +89,35 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
     print("database migrated")
 
 
+AREA_TABLES = {6: "districts", 9: "streets", 12: "communities"}
+
+
+def _area_exists(url: str, code: str) -> bool:
+    """True when ``code`` names a district, street or community the database holds."""
+    table = AREA_TABLES.get(len(code))
+    if table is None or not code.isdigit():
+        return False
+    with psycopg.connect(url) as conn:
+        query = psycopg.sql.SQL("SELECT 1 FROM {} WHERE code = %s").format(psycopg.sql.Identifier(table))
+        return conn.execute(query, (code,)).fetchone() is not None
+
+
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> None:
-    """Print a signed token for a role and area, alone on the last line."""
+    """Print a signed token for a role and an existing area, alone on the last line."""
     store = open_store(settings)
     try:
         secret = settings.secret or token_secret(store.url)
+        exists = _area_exists(store.url, args.area)
     finally:
         store.close()
+    if not 0 < args.days <= 3650:
+        raise SystemExit("wangge: --days must be more than 0 and at most 3650")
     try:
         token = issue_token(secret, args.role, args.area, args.name or "", int(args.days * 86400))
     except ValueError as exc:
         raise SystemExit(f"wangge: {exc}") from None
+    if not exists:
+        raise SystemExit(f"wangge: no district, street or community {args.area} in the database")
     print(f"# {args.role} for area {args.area}, valid {args.days:g} days")
     print(token)
 
