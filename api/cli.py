@@ -20,7 +20,7 @@ import uvicorn
 from api import cli_data, cli_store
 from api.auth import ROLES, issue_token
 from api.settings import Settings, get_settings
-from api.store import demo_district, ensure_demo_city, open_store
+from api.store import DemoRefused, demo_district, ensure_demo_city, open_store
 from layers.cluster import StoreUnavailable
 from layers.secrets import token_secret
 
@@ -62,7 +62,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     store = open_store(settings)
     try:
         started = time.monotonic()
-        built = ensure_demo_city(store.url, args.seed)
+        try:
+            built = ensure_demo_city(store.url, args.seed)
+        except DemoRefused as exc:
+            raise SystemExit(f"wangge: {exc}") from None
         what = "built" if built else "reused"
         print(f"demo city {what} (seed {args.seed}) in {time.monotonic() - started:.1f} s", flush=True)
         secret = settings.secret or token_secret(store.url)
@@ -150,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``wangge`` console command."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for chatty in ("alembic", "pyogrio"):  # migrations and file writes say nothing a user needs
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     args = build_parser().parse_args(argv)
     settings = get_settings()
     if hasattr(args, "host"):

@@ -149,6 +149,29 @@ def gcj02_to_wgs84_array(lons: npt.ArrayLike, lats: npt.ArrayLike) -> tuple[Floa
         )
 
 
+def gcj02_to_bd09_array(lons: npt.ArrayLike, lats: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Vectorised :func:`gcj02_to_bd09`."""
+    with np.errstate(invalid="ignore"):
+        return _bd_shift(np.asarray(lons, dtype=np.float64), np.asarray(lats, dtype=np.float64), np)
+
+
+def bd09_to_gcj02_array(lons: npt.ArrayLike, lats: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Vectorised :func:`bd09_to_gcj02`, iterated like it."""
+    with np.errstate(invalid="ignore"):
+        return _invert(gcj02_to_bd09_array, np.asarray(lons, dtype=np.float64),
+                       np.asarray(lats, dtype=np.float64), _array_converged)
+
+
+def wgs84_to_bd09_array(lons: npt.ArrayLike, lats: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Vectorised :func:`wgs84_to_bd09`."""
+    return gcj02_to_bd09_array(*wgs84_to_gcj02_array(lons, lats))
+
+
+def bd09_to_wgs84_array(lons: npt.ArrayLike, lats: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """Vectorised :func:`bd09_to_wgs84`."""
+    return gcj02_to_wgs84_array(*bd09_to_gcj02_array(lons, lats))
+
+
 # One formula serves floats and arrays: `xp` is the math module for scalars,
 # which is ~5x faster there than numpy on 0-d values, and numpy for arrays.
 

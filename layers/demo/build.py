@@ -24,9 +24,10 @@ from pyproj import Transformer
 from shapely.geometry import MultiPolygon
 from shapely.geometry.base import BaseGeometry
 
-from layers.demo import catalogue, features, history
+from layers.demo import features, history
 from layers.demo.hierarchy import Hierarchy, as_multipolygon, build_hierarchy
 from layers.demo.names import STREETS, community_names, person_name, phone_number
+from layers.io.district import seed_catalogue
 from layers.load import copy_rows, ewkb_hex
 
 log = logging.getLogger(__name__)
@@ -193,13 +194,7 @@ def _with_geoms(rows: list[tuple], proj: _Projector) -> list[tuple]:
 def _load_catalogue_and_teams(conn: psycopg.Connection, h: Hierarchy, street_codes: list[str],
                               street_names: list[str], proj: _Projector,
                               rng: np.random.Generator) -> list[tuple]:
-    copy_rows(conn, "team_types", ("code", "name", "name_en", "core"), catalogue.TEAM_TYPES)
-    copy_rows(conn, "catalogue", ("code", "major_code", "major_name", "minor_name", "team_type",
-                                  "time_limit_hours", "handling_steps", "closing_standard", "level",
-                                  "duplicate_radius_m", "duplicate_window_hours"),
-              [(c.code, c.code[:2], catalogue.MAJOR_CATEGORIES[c.code[:2]], c.minor_name, c.team_type,
-                c.hours, catalogue.HANDLING_STEPS, c.closing_standard, c.level,
-                c.duplicate_radius_m, c.duplicate_window_hours) for c in catalogue.CATEGORIES])
+    seed_catalogue(conn)
     team_rows = features.teams(h, street_codes, street_names, rng)
     homes = proj.wgs84([r[6] for r in team_rows])
     positions = proj.wgs84([r[7] for r in team_rows])

@@ -1,0 +1,157 @@
+"""Turn a file's columns into wangge's typed fields, column at a time, noting bad values.
+
+A value that cannot be used (not a number, a negative count, an unknown
+choice, a control character, text that was not valid in the file's
+encoding) is an error on its row; an empty optional value takes the
+field's default. Times of day are ``HH:MM[:SS]``; timestamps without a
+zone are read in the district's zone (``Asia/Shanghai`` unless told).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from layers.io.problems import Problems
+from layers.io.spec import Field, LayerSpec
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_TRUE = {"true", "t", "1", "yes", "y", "是", "在线", "online"}
+_FALSE = {"false", "f", "0", "no", "n", "否", "离线", "offline"}
+_TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$")
+
+
+def _empty(series: pd.Series) -> np.ndarray:
+    values = series.to_numpy(dtype=object)
+    missing = pd.isna(series).to_numpy()
+    text_blank = np.array([isinstance(v, str) and not v.strip() for v in values], dtype=bool) \
+        if series.dtype == object or pd.api.types.is_string_dtype(series) else np.zeros(len(series), bool)
+    return missing | text_blank
+
+
+def _text(series: pd.Series, f: Field, rows: np.ndarray, problems: Problems) -> np.ndarray:
+    values = np.array([v.strip() if isinstance(v, str) else str(v) for v in series.to_numpy(dtype=object)],
+                      dtype=object)
+    bad_char = np.array([bool(_CONTROL.search(v)) for v in values], dtype=bool)
+    if bad_char.any():
+        problems.error("control_characters", "text holds control characters (e.g. NUL)", rows[bad_char],
+                       field_name=f.name)
+    mangled = np.array(["\ufffd" in v for v in values], dtype=bool)
+    if mangled.any():
+        problems.error("encoding", "text that is not valid in the file's encoding; give it with --encoding "
+                       "(e.g. GBK)", rows[mangled], field_name=f.name)
+    if f.choices:
+        unknown = ~np.isin(values, f.choices)
+        if unknown.any():
+            shown = ", ".join(sorted({str(v)[:20] for v in values[unknown]})[:5])
+            problems.error("unknown_value", f"{f.name} must be one of {', '.join(f.choices)} (found {shown})",
+                           rows[unknown], field_name=f.name)
+    return values
+
+
+def _number(series: pd.Series, f: Field, rows: np.ndarray, problems: Problems) -> np.ndarray:
+    numbers = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(numbers)
+    if f.kind == "int":
+        with np.errstate(invalid="ignore"):
+            bad |= np.isfinite(numbers) & (numbers != np.round(numbers))
+    if bad.any():
+        problems.error("not_a_number", f"{f.name} must be {'a whole number' if f.kind == 'int' else 'a number'}",
+                       rows[bad], field_name=f.name)
+    if f.minimum is not None:
+        with np.errstate(invalid="ignore"):
+            low = ~bad & (numbers < f.minimum)
+        if low.any():
+            problems.error("out_of_range", f"{f.name} must be at least {f.minimum:g}", rows[low], field_name=f.name)
+    if f.kind == "int":
+        return np.array([int(n) if np.isfinite(n) else None for n in numbers], dtype=object)
+    return numbers
+
+
+def _bool(series: pd.Series, f: Field, rows: np.ndarray, problems: Problems) -> np.ndarray:
+    out = np.empty(len(series), dtype=object)
+    for i, v in enumerate(series.to_numpy(dtype=object)):
+        text = str(v).strip().lower() if not isinstance(v, bool | np.bool_) else ("true" if v else "false")
+        out[i] = True if text in _TRUE else False if text in _FALSE else None
+    bad = np.array([v is None for v in out], dtype=bool)
+    if bad.any():
+        problems.error("not_a_boolean", f"{f.name} must be true or false", rows[bad], field_name=f.name)
+    return out
+
+
+def parse_time(value: Any) -> time | None:
+    """``HH:MM[:SS]`` (or a time) → time; None when it is not one."""
+    if isinstance(value, time):
+        return value
+    match = _TIME.match(str(value))
+    if not match:
+        return None
+    hour, minute, second = int(match[1]), int(match[2]), int(match[3] or 0)
+    if hour > 23 or minute > 59 or second > 59:
+        return None
+    return time(hour, minute, second)
+
+
+def _time(series: pd.Series, f: Field, rows: np.ndarray, problems: Problems) -> np.ndarray:
+    out = np.array([parse_time(v) for v in series.to_numpy(dtype=object)], dtype=object)
+    bad = np.array([v is None for v in out], dtype=bool)
+    if bad.any():
+        problems.error("not_a_time", f"{f.name} must be a time of day, HH:MM", rows[bad], field_name=f.name)
+    return out
+
+
+def _timestamp(series: pd.Series, f: Field, rows: np.ndarray, timezone: str, problems: Problems) -> np.ndarray:
+    if pd.api.types.is_datetime64_any_dtype(series):
+        stamps = series
+    else:
+        stamps = pd.to_datetime(series.astype(str), errors="coerce", format="mixed", utc=False)
+    bad = stamps.isna().to_numpy()
+    if getattr(stamps.dt, "tz", None) is None:
+        stamps = stamps.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+    utc = stamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    if bad.any():
+        problems.error("not_a_time", f"{f.name} must be a date and time (ISO 8601)", rows[bad], field_name=f.name)
+    return utc
+
+
+def convert_columns(frame: pd.DataFrame, spec: LayerSpec, columns: dict[str, str],
+                    values: dict[str, dict[str, str]], timezone: str, problems: Problems) -> dict[str, np.ndarray]:
+    """Every field of ``spec`` as an array aligned with ``frame``'s rows (None: no value)."""
+    rows = np.arange(1, len(frame) + 1)
+    out: dict[str, np.ndarray] = {}
+    for f in spec.fields:
+        if f.name not in columns:
+            if f.required:
+                problems.error("missing_field", f"the file has no {f.name} column (map one with "
+                               f"--field {f.name}=COLUMN)", field_name=f.name)
+            out[f.name] = np.array([f.default] * len(frame), dtype=object)
+            continue
+        series = frame[columns[f.name]]
+        if f.name in values:
+            translate = values[f.name]
+            series = series.map(lambda v, t=translate: t.get(str(v).strip(), v))
+        empty = _empty(series)
+        if f.required and empty.any():
+            problems.error("missing_value", f"{f.name} is empty", rows[empty], field_name=f.name)
+        converted = _convert(series[~empty], f, rows[~empty], timezone, problems)
+        column = np.array([f.default] * len(frame), dtype=object) if f.kind != "timestamp" else \
+            np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[us]")
+        column[~empty] = converted
+        out[f.name] = column
+    return out
+
+
+def _convert(series: pd.Series, f: Field, rows: np.ndarray, timezone: str, problems: Problems) -> np.ndarray:
+    if f.kind == "text":
+        return _text(series, f, rows, problems)
+    if f.kind in ("int", "real"):
+        return _number(series, f, rows, problems)
+    if f.kind == "bool":
+        return _bool(series, f, rows, problems)
+    if f.kind == "time":
+        return _time(series, f, rows, problems)
+    return _timestamp(series, f, rows, timezone, problems)

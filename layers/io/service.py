@@ -1,0 +1,137 @@
+"""An import from start to end: read, check against the store, write all or nothing, log it.
+
+The CLI (``wangge import``, ``wangge init``) and the admin API call
+:func:`import_layer`; both get an :class:`ImportResult` whose
+:meth:`~ImportResult.report` is the JSON of ``--report`` and of the API's
+answers. Everything is one transaction: checks read the store inside it
+and the write happens only when no check failed (and not on a dry run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+
+from layers.io.checks import load_store, run_checks
+from layers.io.history import write_history
+from layers.io.problems import Problems
+from layers.io.read import Options, Table, read_table
+from layers.io.spec import LayerSpec
+from layers.io.write import EPOCH, Counts, record_import, upsert, write_grids
+
+Step = Callable[[str], None]
+"""Told the name of each stage as it starts (the CLI shows it beside a progress bar)."""
+
+
+@dataclass
+class ImportResult:
+    """What an import found and did."""
+
+    layer: str
+    source: str
+    crs: str
+    rows: int
+    problems: Problems
+    dry_run: bool
+    counts: Counts | None = None
+    import_id: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when no check failed."""
+        return self.problems.ok
+
+    @property
+    def written(self) -> bool:
+        """True when the import changed the store (or would have, on a clean dry run)."""
+        return self.counts is not None and not self.dry_run
+
+    def report(self) -> dict[str, Any]:
+        """The JSON report."""
+        return {"layer": self.layer, "source": self.source, "crs": self.crs, "rows": self.rows,
+                "ok": self.ok, "dry_run": self.dry_run, "written": self.written,
+                "counts": self.counts.as_dict() if self.counts else None, "import_id": self.import_id,
+                "problems": self.problems.as_list(), "notes": self.notes}
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """How to write: check only, retire grids the file does not name, start of first grid versions."""
+
+    dry_run: bool = False
+    replace: bool = False
+    valid_from: datetime = EPOCH
+    actor: str = "import"
+
+
+def _extra_checks(table: Table) -> None:
+    if table.spec.name != "incidents":
+        return
+    reported, rows = table.columns["reported_at"], table.rows
+    for name, message in (("deadline", "deadline must be after reported_at"),
+                          ("closed_at", "closed_at must not be before reported_at")):
+        later = table.columns[name]
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isnat(later) & ~np.isnat(reported) & (later < reported if name == "closed_at"
+                                                              else later <= reported)
+        if bad.any():
+            table.problems.error("times", message, rows[bad], table.codes[bad], field_name=name)
+
+
+def import_table(conn: psycopg.Connection, table: Table, options: WriteOptions, step: Step | None = None,
+                 ) -> ImportResult:
+    """Check ``table`` against the store on ``conn`` and write it in the caller's transaction."""
+    tell = step or (lambda _name: None)
+    result = ImportResult(table.spec.name, table.source, table.crs.name, len(table), table.problems,
+                          options.dry_run)
+    tell("checking")
+    store = load_store(conn, table.spec, table)
+    run_checks(table, store, options.replace)
+    _extra_checks(table)
+    if not result.ok:
+        return result
+    if options.dry_run:
+        result.notes.append("dry run: nothing written")
+        return result
+    tell("writing")
+    if table.spec.name == "incidents":
+        result.counts, early = write_history(conn, table, store, table.source)
+        if early:
+            result.problems.warning("before_grids", f"{early} case(s) predate every grid version at their "
+                                    "point and were keyed to the earliest one")
+    elif table.spec.name == "grids":
+        result.counts = write_grids(conn, table, options.replace, options.valid_from, options.actor)
+    else:
+        result.counts = upsert(conn, table)
+    result.import_id = record_import(conn, table, result.counts, options.actor, result.report())
+    return result
+
+
+def import_layer(url: str, path: Path, spec: LayerSpec, read: Options, write: WriteOptions,
+                 step: Step | None = None) -> ImportResult:
+    """Read ``path`` as ``spec`` and import it into the database at ``url`` in one transaction."""
+    (step or (lambda _name: None))("reading")
+    table = read_table(path, spec, read)
+    try:
+        with psycopg.connect(url) as conn, conn.transaction():
+            result = import_table(conn, table, write, step)
+            if not result.ok or write.dry_run:
+                raise Rollback(result)
+    except Rollback as stop:
+        return stop.result
+    return result
+
+
+class Rollback(Exception):
+    """Leaves the transaction without writing (failed checks or a dry run)."""
+
+    def __init__(self, result: ImportResult) -> None:
+        super().__init__("rolled back")
+        self.result = result
