@@ -14,7 +14,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api import errors, escalator
+from api import errors, escalator, openapi
+from api.bodylimit import BodyLimit
 from api.gridcache import GridCache
 from api.routers import (
     catalogue,
@@ -72,11 +73,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.layers.stop()
             await app.state.pool.close()
 
-    # max_body_size: a larger body is refused with 413 before it is read into memory
-    app = FastAPI(title="wangge", version="0.1.0", description=DESCRIPTION, lifespan=lifespan,
-                  max_body_size=settings.max_body_bytes)
+    app = FastAPI(title="wangge", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     errors.install(app)
+    openapi.install(app)
     # routes are matched in order: the hot paths first; planning before map_views,
     # so /maps/planner/{code} wins over /maps/{level}/{code}
     for module in (health, locate, tiles, incidents, live, ready, collections, catalogue, teams, open311,
@@ -84,4 +84,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(TileHits)
+    # outermost: a larger body is refused with a JSON 413 before it is read into memory
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -2,17 +2,47 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 from fastapi import Depends, Path, Query
-from pydantic import FiniteFloat
+from pydantic import BeforeValidator, Field, FiniteFloat
 
 from geo.crs import Crs, parse_crs, to_wgs84
 from layers.errors import InvalidInput
 from layers.features import BBox
+
+# Control characters never belong in what a client types, and NUL cannot even
+# be stored (pydantic already refuses lone surrogates). One-line text refuses them all,
+# free text (descriptions, reasons) keeps tab and line breaks. Refused, not
+# stripped: a client that sends them has a bug worth seeing (422).
+LINE_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+FREE_TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+_LINE = re.compile(r"[\x00-\x1f\x7f]")
+_FREE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def one_line(text: object) -> object:
+    """``text`` unchanged, or ValueError when it is a string holding a control character."""
+    if isinstance(text, str) and _LINE.search(text):
+        raise ValueError("control characters (U+0000-U+001F, U+007F) are not allowed here")
+    return text
+
+
+def free_text(text: object) -> object:
+    """``text`` unchanged, or ValueError on control characters other than tab and line breaks."""
+    if isinstance(text, str) and _FREE.search(text):
+        raise ValueError("control characters other than tab and line breaks are not allowed")
+    return text
+
+
+Line = Annotated[str, BeforeValidator(one_line), Field(json_schema_extra={"pattern": LINE_PATTERN})]
+"""A one-line string (names, codes, addresses, queries): no control characters."""
+FreeText = Annotated[str, BeforeValidator(free_text), Field(json_schema_extra={"pattern": FREE_TEXT_PATTERN})]
+"""Free text (descriptions, reasons): tab and line breaks, no other control characters."""
 
 CRS_HELP = "coordinate system of the input: wgs84 (default), cgcs2000, gcj02, bd09 or EPSG:<code>"
 
@@ -33,7 +63,7 @@ CommunityCode = Annotated[str, Path(pattern=r"^[0-9]{12}$", description="12-digi
 
 LonQuery = Annotated[FiniteFloat, Query(description="longitude, or easting for a projected EPSG code")]
 LatQuery = Annotated[FiniteFloat, Query(description="latitude, or northing for a projected EPSG code")]
-CrsQuery = Annotated[str, Query(max_length=64, description=CRS_HELP)]
+CrsQuery = Annotated[Line, Query(max_length=64, description=CRS_HELP)]
 
 
 def normalize_point(x: float, y: float, crs: str) -> InputPoint:
@@ -71,7 +101,7 @@ WORLD = BBox(-180, -90, 180, 90)
 
 
 async def bbox_query(
-    bbox: Annotated[str | None, Query(max_length=200, description="minlon,minlat,maxlon,maxlat (WGS84)")] = None,
+    bbox: Annotated[Line | None, Query(max_length=200, description="minlon,minlat,maxlon,maxlat (WGS84)")] = None,
 ) -> BBox:
     """The ``bbox`` query parameter, the whole world when absent."""
     return parse_bbox(bbox) if bbox is not None else WORLD
@@ -97,7 +127,7 @@ def parse_at(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=CHINA_TIME)
 
 
-AtText = Annotated[str | None, Query(max_length=40, description="a date or ISO time; default now")]
+AtText = Annotated[Line | None, Query(max_length=40, description="a date or ISO time; default now")]
 
 
 async def at_query(at: AtText = None) -> datetime | None:

@@ -1,4 +1,7 @@
-"""Request bodies, validated in their types: bad input is a 422 before any code runs."""
+"""Request bodies, validated in their types: bad input is a 422 before any code runs.
+
+Text fields refuse control characters (``api.params.Line`` and ``FreeText``).
+"""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 
+from api.params import FreeText, Line
 from layers.incidents import CHANNELS
 
 Channel = Literal["hotline", "police_110", "grid_worker", "wechat", "camera", "sensor"]
@@ -25,18 +29,18 @@ class Location(Strict):
 
     lon: FiniteFloat = Field(description="longitude, or easting for a projected EPSG code")
     lat: FiniteFloat = Field(description="latitude, or northing for a projected EPSG code")
-    crs: str = Field(default="wgs84", max_length=64,
-                     description="wgs84 (default), cgcs2000, gcj02, bd09 or EPSG:<code>")
+    crs: Line = Field(default="wgs84", max_length=64,
+                      description="wgs84 (default), cgcs2000, gcj02, bd09 or EPSG:<code>")
 
 
 class NewIncident(Strict):
     """A report from any channel: a location or an address, not both."""
 
-    category: str = Field(max_length=16, description="catalogue code, e.g. 01.03 (GET /catalogue)")
+    category: Line = Field(max_length=16, description="catalogue code, e.g. 01.03 (GET /catalogue)")
     channel: Channel
-    description: str = Field(default="", max_length=2000)
+    description: FreeText = Field(default="", max_length=2000)
     location: Location | None = None
-    address: str | None = Field(default=None, min_length=2, max_length=200)
+    address: Line | None = Field(default=None, min_length=2, max_length=200)
 
     @model_validator(mode="after")
     def one_place(self) -> NewIncident:
@@ -49,7 +53,7 @@ class NewIncident(Strict):
 class Action(Strict):
     """A step of the loop; which fields matter depends on the action."""
 
-    reason: str = Field(default="", max_length=1000)
+    reason: FreeText = Field(default="", max_length=1000)
     team_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     duplicate_of: int | None = Field(default=None, ge=1, le=2**62)
 

@@ -7,6 +7,7 @@ so the log and the case never disagree. Who acts is passed in as a
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -159,14 +160,15 @@ async def duplicates(conn: AsyncConnection, cat: Category, lon: float, lat: floa
 async def intake(conn: AsyncConnection, case: NewCase, actor: Actor, options: IntakeOptions) -> tuple[dict, bool]:
     """Take in a case; return its description and whether it was created now.
 
-    A retry with the same idempotency key returns the case made the first
-    time (False) instead of a second case.
+    A retry with the same idempotency key by the same caller returns the
+    case made the first time (False) instead of a second case.
     """
     actor.require_role("operator", "dispatcher")
+    key = scoped_key(actor, case.idempotency_key)
     if case.channel not in CHANNELS:
         raise InvalidInput(f"unknown channel '{case.channel[:20]}'; one of {', '.join(CHANNELS)}")
-    if case.idempotency_key:
-        existing = await _by_key(conn, case.idempotency_key)
+    if key is not None:
+        existing = await _by_key(conn, key)
         if existing is not None:
             return await describe_intake(conn, existing, actor, options), False
     cat = await options.category_of(conn, case.category)
@@ -178,10 +180,10 @@ async def intake(conn: AsyncConnection, case: NewCase, actor: Actor, options: In
         "raw_y": case.raw_y, "raw_crs": case.raw_crs, "lon": case.lon, "lat": case.lat,
         "grid_id": place.grid_id, "grid": place.grid_code, "community": place.community_code,
         "street": place.street_code, "level": cat.level, "hours": cat.time_limit_hours,
-        "key": case.idempotency_key, "actor": actor.name, "role": actor.role,
+        "key": key, "actor": actor.name, "role": actor.role,
         "details": Jsonb({"channel": case.channel}), "open": list(loop.OPEN_STATES)})
     if row is None:  # a concurrent retry with the same key won the insert
-        winner = await _by_key(conn, case.idempotency_key or "")
+        winner = await _by_key(conn, key or "")
         if winner is None:
             raise Conflict("the same idempotency key is being used right now; retry")
         return await describe_intake(conn, winner, actor, options), False
@@ -199,6 +201,21 @@ async def _place(conn: AsyncConnection, lon: float, lat: float, options: IntakeO
         return await locate(conn, lon, lat, options.near_boundary_m)
     except OutsideTerritory as exc:
         raise InvalidInput(exc.public) from None
+
+
+def scoped_key(actor: Actor, key: str | None) -> str | None:
+    """The idempotency key as stored: the client's key within the caller's own key space.
+
+    Keys are the client's to choose, so two callers may pick the same one: a
+    key only finds cases the same caller (token subject and area) filed, and
+    never reveals or blocks another caller's. Stored prefixed (area, a digest
+    of the subject, then the key) in the one unique column, so no schema
+    change was needed; the prefix is unambiguous (digits, then fixed-length hex).
+    """
+    if not key:
+        return None
+    subject = hashlib.sha256(actor.name.encode()).hexdigest()[:16]
+    return f"{actor.area}:{subject}:{key}"
 
 
 async def _by_key(conn: AsyncConnection, key: str) -> int | None:

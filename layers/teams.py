@@ -95,6 +95,18 @@ async def claim_nearest(conn: AsyncConnection, lon: float, lat: float, team_type
     return None
 
 
+# How far outside its own area (its street, usually) a team may be reported:
+# a team crosses its boundary to reach cases near the edge and GPS drifts, but
+# a position farther out is a wrong coordinate (or a wrong system), not a move.
+TEAM_AREA_MARGIN_M = 2000.0
+
+# the geometry of a team's area, whichever level its code names
+_AREA_GEOM = """
+    (SELECT geom FROM communities WHERE code = t.area_code
+     UNION ALL SELECT geom FROM streets WHERE code = t.area_code
+     UNION ALL SELECT geom FROM districts WHERE code = t.area_code LIMIT 1)"""
+
+
 @dataclass(frozen=True)
 class Position:
     """A team's new WGS84 position and when it was measured."""
@@ -109,7 +121,9 @@ async def update_positions(conn: AsyncConnection, positions: list[Position], are
     """Move many teams in one statement; only teams in ``area`` (a code prefix) move.
 
     Returns how many teams moved. Raises :class:`NotFound` naming the ids that
-    do not exist or lie outside the area, and then moves none.
+    do not exist or lie outside the area, and :class:`InvalidInput` naming
+    the teams whose new position lies more than :data:`TEAM_AREA_MARGIN_M`
+    outside the team's own area; then moves none.
     """
     ids = [p.team_id for p in positions]
     if len(set(ids)) != len(ids):
@@ -122,13 +136,20 @@ async def update_positions(conn: AsyncConnection, positions: list[Position], are
             FROM unnest(%(ids)s::int[], %(lons)s::float8[], %(lats)s::float8[], %(ats)s::timestamptz[])
                  AS u(id, lon, lat, at)
             WHERE t.id = u.id AND starts_with(t.area_code, %(area)s)
-            RETURNING t.id""", {"ids": ids, "lons": [p.lon for p in positions],
-                                "lats": [p.lat for p in positions], "ats": [p.at for p in positions],
-                                "area": area})
+            RETURNING t.id, t.area_code, coalesce((
+                SELECT ST_Intersects(a.geom, t.position)
+                       OR ST_DWithin(a.geom::geography, t.position::geography, %(margin)s)
+                FROM """ + _AREA_GEOM + """ AS a(geom)), false) AS inside""",
+            {"ids": ids, "lons": [p.lon for p in positions], "lats": [p.lat for p in positions],
+             "ats": [p.at for p in positions], "area": area, "margin": TEAM_AREA_MARGIN_M})
         moved = {row["id"] for row in rows}
         missing = sorted(set(ids) - moved)
         if missing:
             # raising inside the transaction block rolls the whole batch back
             raise NotFound(f"no team with id {', '.join(map(str, missing[:20]))} in your area",
                            team_ids=missing[:100])
+        astray = sorted(row["id"] for row in rows if not row["inside"])
+        if astray:
+            raise InvalidInput(f"team {', '.join(map(str, astray[:20]))} would be more than "
+                               f"{TEAM_AREA_MARGIN_M / 1000:g} km outside its own area", team_ids=astray[:100])
     return len(moved)

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pyproj import Geod
 
+from api.auth import issue_token
 from geo.chinacrs import wgs84_to_bd09
 from tests.conftest import auth
 
@@ -88,7 +89,50 @@ def test_idempotency_key_makes_retries_safe(client_rw: TestClient, demo_rw: str)
     assert first.status_code == 201 and again.status_code == 200
     assert first.json()["id"] == again.json()["id"]
     with psycopg.connect(demo_rw) as conn:
-        assert conn.execute("SELECT count(*) FROM incidents WHERE idempotency_key = 'call-42'").fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM incidents WHERE idempotency_key LIKE '%%:call-42'").fetchone() == (1,)
+
+
+def _community_points(conn: psycopg.Connection) -> list[tuple[str, dict]]:
+    """A point inside one community of each of two different streets."""
+    rows = conn.execute("""
+        SELECT DISTINCT ON (street_code) code, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom))
+        FROM communities ORDER BY street_code, code LIMIT 2""").fetchall()
+    return [(code, {"lon": lon, "lat": lat}) for code, lon, lat in rows]
+
+
+def test_idempotency_keys_belong_to_their_caller(client_rw: TestClient, demo_rw: str) -> None:
+    with psycopg.connect(demo_rw) as conn:
+        (code_a, point_a), (code_b, point_b) = _community_points(conn)
+    street_a, street_b = code_a[:9], code_b[:9]
+    key = {"Idempotency-Key": "shared-key-1"}
+    first = _post(client_rw, _case(location=point_a), "operator", street_a, **key)
+    assert first.status_code == 201
+    # another street's operator picking the same key neither sees nor is blocked by street A's case
+    other = _post(client_rw, _case(location=point_b), "operator", street_b, **key)
+    assert other.status_code == 201, other.text
+    assert other.json()["id"] != first.json()["id"] and code_a not in other.text
+    # the district, a caller of its own, too
+    district = _post(client_rw, _case(location=point_a), "operator", "340111", **key)
+    assert district.status_code == 201 and district.json()["id"] not in (first.json()["id"], other.json()["id"])
+    # and a retry by each caller still answers its first case
+    for response, area, point in ((first, street_a, point_a), (other, street_b, point_b)):
+        again = _post(client_rw, _case(location=point), "operator", area, **key)
+        assert again.status_code == 200 and again.json()["id"] == response.json()["id"]
+    with psycopg.connect(demo_rw) as conn:
+        assert conn.execute("SELECT count(*) FROM incidents WHERE idempotency_key LIKE '%%:shared-key-1'"
+                            ).fetchone() == (3,)
+
+
+def test_same_area_but_another_token_holder_has_its_own_keys(client_rw: TestClient) -> None:
+    secret = client_rw.app.state.token_secret
+    key = {"Idempotency-Key": "call-7"}
+    hotline = {"Authorization": "Bearer " + issue_token(secret, "operator", "340111", name="hotline-12345"), **key}
+    wechat = {"Authorization": "Bearer " + issue_token(secret, "operator", "340111", name="wechat-platform"), **key}
+    first = client_rw.post("/incidents", json=_case(), headers=hotline)
+    second = client_rw.post("/incidents", json=_case(), headers=wechat)
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert first.json()["id"] != second.json()["id"]
+    assert client_rw.post("/incidents", json=_case(), headers=hotline).json()["id"] == first.json()["id"]
 
 
 def test_intake_by_address(client_rw: TestClient, demo_rw: str) -> None:
@@ -127,6 +171,13 @@ def test_intake_needs_a_token_and_the_area(client_rw: TestClient) -> None:
     {"category": "01.03", "channel": "hotline", "location": {"lon": 2.35, "lat": 48.85, "crs": "gcj02"}},
     {"category": "01.03", "channel": "hotline", "location": POINT, "description": "x" * 2001},
     {"category": "01.03", "channel": "hotline", "location": POINT, "priority": "high"},
+    # control characters: NUL cannot be stored; none belong in one-line fields
+    {"category": "01.03", "channel": "hotline", "location": POINT, "description": "占道\x00经营"},
+    {"category": "01.03", "channel": "hotline", "location": POINT, "description": "bell\x07"},
+    {"category": "01.03", "channel": "hotline", "address": "宁国路\x001号"},
+    {"category": "01.03", "channel": "hotline", "address": "宁国路\n1号"},
+    {"category": "01.03\x00", "channel": "hotline", "location": POINT},
+    {"category": "01.03", "channel": "hotline", "location": {"lon": 117.3, "lat": 31.8, "crs": "wgs84\x00"}},
     [], "not json",
 ])
 def test_bad_intake_is_422_and_stores_nothing(client_rw: TestClient, demo_rw: str, body: object) -> None:

@@ -6,7 +6,12 @@ import numpy as np
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from pyproj import Geod
+import shapely
+from pyproj import Geod, Transformer
+from shapely.geometry import Point
+
+from layers.demo.build import District
+from layers.teams import TEAM_AREA_MARGIN_M
 
 from tests.conftest import auth
 
@@ -56,25 +61,73 @@ def test_bad_nearest_queries_are_422(client_ro: TestClient, params: dict) -> Non
     assert client_ro.get("/teams/nearest", params=params).status_code == 422
 
 
+def _positions(conn: psycopg.Connection, ids: range | list[int]) -> dict[int, tuple[float, float]]:
+    rows = conn.execute("SELECT id, ST_X(position), ST_Y(position) FROM teams WHERE id = ANY(%s)",
+                        (list(ids),)).fetchall()
+    return {r[0]: (r[1], r[2]) for r in rows}
+
+
 def test_move_one_team_and_a_batch(client_rw: TestClient, demo_rw: str) -> None:
     headers = auth(client_rw, "dispatcher")
-    response = client_rw.put("/teams/1/position", json={"lon": 117.3, "lat": 31.8}, headers=headers)
+    with psycopg.connect(demo_rw) as conn:
+        before = _positions(conn, range(1, 102))
+    # each team a few metres from where it is: well inside its own street
+    lon1, lat1 = before[1][0] + 1e-4, before[1][1]
+    response = client_rw.put("/teams/1/position", json={"lon": lon1, "lat": lat1}, headers=headers)
     assert response.status_code == 200
-    batch = {"positions": [{"id": i, "lon": 117.3 + i * 1e-4, "lat": 31.8} for i in range(2, 102)]}
+    batch = {"positions": [{"id": i, "lon": before[i][0] + 2e-4, "lat": before[i][1]} for i in range(2, 102)]}
     response = client_rw.put("/teams/positions", json=batch, headers=headers)
     assert response.json() == {"updated": 100}
     with psycopg.connect(demo_rw) as conn:
-        rows = dict(conn.execute("SELECT id, ST_X(position) FROM teams WHERE id BETWEEN 1 AND 101").fetchall())
-    assert rows[1] == pytest.approx(117.3) and rows[50] == pytest.approx(117.3 + 50e-4)
+        after = _positions(conn, range(1, 102))
+    assert after[1] == pytest.approx((lon1, lat1))
+    assert after[50] == pytest.approx((before[50][0] + 2e-4, before[50][1]))
+
+
+def _east_of_street(conn: psycopg.Connection, team_id: int, metric_epsg: int, metres: float) -> tuple[float, float]:
+    """A point ``metres`` due east of the team's street's easternmost point (so exactly that far from it)."""
+    wkb = conn.execute("""SELECT ST_AsBinary(s.geom) FROM teams t JOIN streets s ON s.code = t.area_code
+                          WHERE t.id = %s""", (team_id,)).fetchone()[0]
+    to_metric = Transformer.from_crs(4326, metric_epsg, always_xy=True)
+    street = shapely.transform(shapely.from_wkb(bytes(wkb)),
+                               lambda xy: np.column_stack(to_metric.transform(xy[:, 0], xy[:, 1])))
+    x = street.bounds[2]
+    y = next(c[1] for g in street.geoms for c in g.exterior.coords if c[0] == x)
+    point = Point(x + metres, y)
+    assert street.distance(point) == pytest.approx(metres, abs=0.01)  # the truth the service must agree with
+    return Transformer.from_crs(metric_epsg, 4326, always_xy=True).transform(point.x, point.y)
+
+
+def test_positions_stay_within_the_margin_of_the_teams_area(client_rw: TestClient, demo_rw: str,
+                                                            district: District) -> None:
+    headers = auth(client_rw, "dispatcher")
+    with psycopg.connect(demo_rw) as conn:
+        inside = _east_of_street(conn, 7, district.metric_epsg, TEAM_AREA_MARGIN_M - 200)
+        outside = _east_of_street(conn, 7, district.metric_epsg, TEAM_AREA_MARGIN_M + 200)
+        before = _positions(conn, [7, 8])
+    near = client_rw.put("/teams/7/position", json={"lon": inside[0], "lat": inside[1]}, headers=headers)
+    assert near.status_code == 200
+    far = client_rw.put("/teams/7/position", json={"lon": outside[0], "lat": outside[1]}, headers=headers)
+    assert far.status_code == 422 and far.json()["team_ids"] == [7] and "outside its own area" in far.json()["detail"]
+    # the issue's example: a dispatcher moving a team to Patagonia; in a batch, nothing moves
+    batch = {"positions": [{"id": 8, "lon": before[8][0], "lat": before[8][1] + 1e-4},
+                           {"id": 7, "lon": -70, "lat": -45}]}
+    response = client_rw.put("/teams/positions", json=batch, headers=headers)
+    assert response.status_code == 422 and response.json()["team_ids"] == [7]
+    with psycopg.connect(demo_rw) as conn:
+        after = _positions(conn, [7, 8])
+    assert after[7] == pytest.approx(inside) and after[8] == pytest.approx(before[8])
 
 
 def test_batch_with_an_unknown_team_moves_nothing(client_rw: TestClient, demo_rw: str) -> None:
     headers = auth(client_rw, "dispatcher")
-    batch = {"positions": [{"id": 1, "lon": 117.0, "lat": 31.0}, {"id": 99999, "lon": 117.3, "lat": 31.8}]}
+    with psycopg.connect(demo_rw) as conn:
+        lon, lat = _positions(conn, [1])[1]
+    batch = {"positions": [{"id": 1, "lon": lon + 1e-4, "lat": lat}, {"id": 99999, "lon": 117.3, "lat": 31.8}]}
     response = client_rw.put("/teams/positions", json=batch, headers=headers)
     assert response.status_code == 404 and 99999 in response.json()["team_ids"]
     with psycopg.connect(demo_rw) as conn:
-        assert conn.execute("SELECT ST_X(position) FROM teams WHERE id = 1").fetchone() != (117.0,)
+        assert _positions(conn, [1])[1] == (lon, lat)
 
 
 def test_positions_need_a_dispatcher_of_the_area(client_rw: TestClient) -> None:

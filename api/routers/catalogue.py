@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from api.deps import ConnDep
+from api.params import Line
 from layers.catalogue import all_categories
 from layers.geocode import geocode as geocode_text
 
@@ -20,7 +21,7 @@ async def catalogue(conn: ConnDep) -> dict[str, Any]:
 
 
 @router.get("/geocode", summary="Address text to ranked buildings")
-async def geocode(conn: ConnDep, q: Annotated[str, Query(min_length=2, max_length=200)],
+async def geocode(conn: ConnDep, q: Annotated[Line, Query(min_length=2, max_length=200)],
                   limit: Annotated[int, Query(ge=1, le=20)] = 5) -> dict[str, Any]:
     """Candidates best first; 404 with the closest suggestions when nothing matches."""
     found = await geocode_text(conn, q, limit)

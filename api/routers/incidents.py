@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from api.auth import CurrentPrincipal
 from api.deps import ConnDep
 from api.intake import take_in
+from api.params import Line
 from api.responses import json_response
 from api.schemas import Action, NewIncident
 from layers import incidents
@@ -22,7 +23,7 @@ ACTION_PATTERN = f"^({'|'.join(TRANSITIONS)})$"
 @router.post("/incidents", status_code=201, summary="Take in a case from any channel")
 async def create_incident(
     body: NewIncident, request: Request, conn: ConnDep, principal: CurrentPrincipal,
-    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    idempotency_key: Annotated[Line | None, Header(max_length=200)] = None,
 ) -> Response:
     """Locate, look up the catalogue, find duplicates and the nearest free team, store, log.
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from api.auth import CurrentPrincipal
 from api.deps import ConnDep
-from api.params import PointQuery
+from api.params import Line, PointQuery
 from api.schemas import Position, PositionBatch
 from geo.crs import parse_crs, to_wgs84
 from layers import teams
@@ -21,7 +21,7 @@ TeamId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 @router.get("/teams/nearest", summary="The k nearest free teams of a type")
 async def nearest(point: PointQuery, conn: ConnDep,
-                  type: Annotated[str, Query(max_length=40, description="team type, e.g. city_management")],
+                  type: Annotated[Line, Query(max_length=40, description="team type, e.g. city_management")],
                   k: Annotated[int, Query(ge=1, le=50)] = 5) -> dict[str, Any]:
     """Free teams by true ground distance (WGS84 spheroid), nearest first, with ``distance_m``."""
     if type not in await team_types(conn):
