@@ -15,6 +15,7 @@ import time
 
 import psycopg
 import psycopg.sql
+import sqlalchemy.exc
 import uvicorn
 
 from api import cli_data, cli_store
@@ -164,6 +165,10 @@ def main(argv: list[str] | None = None) -> int:
         args.func(args, settings)
     except StoreUnavailable as exc:
         print(f"wangge: {exc}", file=sys.stderr)
+        return 2
+    except (psycopg.OperationalError, sqlalchemy.exc.OperationalError) as exc:
+        print(f"wangge: cannot reach the database: {str(exc).splitlines()[0] if str(exc) else exc!r}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 0

@@ -100,6 +100,8 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
         return
     if not args.file:
         raise SystemExit("wangge import: give the FILE to import (or --template OUT)")
+    if not Path(args.file).exists():
+        raise SystemExit(f"wangge import: {args.file}: no such file")
     valid_from = datetime.fromisoformat(args.valid_from) if args.valid_from else None
     write = WriteOptions(dry_run=args.dry_run, replace=args.replace, actor="cli",
                          **({"valid_from": valid_from} if valid_from else {}))

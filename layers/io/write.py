@@ -102,6 +102,16 @@ def upsert(conn: psycopg.Connection, table: Table) -> Counts:
     sets = sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n)) for n in updated)
     old = sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(n)) for n in updated)
     new = sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(n)) for n in updated)
+    # a statement that changes nothing still bumps the layer's version (its trigger fires per
+    # statement), which would empty every tile cache: look first, write only when something differs
+    differs = conn.execute(sql.SQL("""
+        SELECT count(*) FROM wangge_stage AS s LEFT JOIN {target} AS t ON t.code = s.code
+        WHERE t.code IS NULL OR ({old}) IS DISTINCT FROM ({new})""").format(
+        target=target, old=old, new=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(n))
+                                                       for n in updated))).fetchone()
+    if not differs or not differs[0]:
+        conn.execute("DROP TABLE wangge_stage")
+        return Counts(unchanged=len(rows))
     row = conn.execute(sql.SQL("""
         WITH up AS (
             INSERT INTO {target} AS t ({cols}) SELECT {cols} FROM wangge_stage
@@ -174,7 +184,8 @@ def write_grids(conn: psycopg.Connection, table: Table, replace: bool, valid_fro
                 counts.retired += 1
                 changed_communities.add(code[:12])
     # retire first: a code has one current version (a partial unique index)
-    conn.execute(RETIRE_GRIDS, {"now": now, "ids": retired_ids})
+    if retired_ids:
+        conn.execute(RETIRE_GRIDS, {"now": now, "ids": retired_ids})
     new_ids = [conn.execute(_INSERT_GRID, params).fetchone()[0] for params in inserts]  # type: ignore[index]
     if retired_ids:
         moved = conn.execute(REKEY_OPEN_CASES, {"new_ids": new_ids, "old_ids": retired_ids, "now": now,
