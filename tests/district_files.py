@@ -28,6 +28,7 @@ from shapely.geometry import LineString, Polygon
 from shapely.ops import split
 
 from geo import chinacrs
+from geo.crs import parse_crs  # noqa: F401  (re-exported for tests)
 
 CODE = "510108"
 NAME = "成华区"
