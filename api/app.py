@@ -18,6 +18,7 @@ from api import errors, escalator, openapi
 from api.bodylimit import BodyLimit
 from api.gridcache import GridCache
 from api.routers import (
+    admin,
     catalogue,
     collections,
     grids,
@@ -80,7 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # routes are matched in order: the hot paths first; planning before map_views,
     # so /maps/planner/{code} wins over /maps/{level}/{code}
     for module in (health, locate, tiles, incidents, live, ready, collections, catalogue, teams, open311,
-                   planning, grids, map_views):
+                   planning, grids, admin, map_views):
         app.include_router(module.router)
     app.mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(TileHits)
