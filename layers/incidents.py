@@ -41,6 +41,10 @@ class NewCase:
     raw_crs: str
     address: str | None = None
     idempotency_key: str | None = None
+    # Open311's reporter fields, attribute[...] answers and media URL(s), kept as sent
+    reporter: dict[str, str] | None = None
+    attributes: dict[str, Any] | None = None
+    media_url: str | None = None
 
 
 Locator = Callable[[float, float, float], Place | None]
@@ -75,11 +79,11 @@ _FILE = """
     WITH ins AS (
         INSERT INTO incidents (district_code, category_code, channel, description, address,
                                raw_x, raw_y, raw_crs, geom, grid_id, grid_code, community_code,
-                               street_code, level, deadline, idempotency_key)
+                               street_code, level, deadline, idempotency_key, reporter, attributes, media_url)
         VALUES (%(district)s, %(category)s, %(channel)s, %(description)s, %(address)s,
                 %(raw_x)s, %(raw_y)s, %(raw_crs)s, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326),
                 %(grid_id)s, %(grid)s, %(community)s, %(street)s, %(level)s,
-                now() + %(hours)s * interval '1 hour', %(key)s)
+                now() + %(hours)s * interval '1 hour', %(key)s, %(reporter)s, %(attributes)s, %(media_url)s)
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING *),
     logged AS (
@@ -181,6 +185,7 @@ async def intake(conn: AsyncConnection, case: NewCase, actor: Actor, options: In
         "grid_id": place.grid_id, "grid": place.grid_code, "community": place.community_code,
         "street": place.street_code, "level": cat.level, "hours": cat.time_limit_hours,
         "key": key, "actor": actor.name, "role": actor.role,
+        "reporter": _jsonb(case.reporter), "attributes": _jsonb(case.attributes), "media_url": case.media_url,
         "details": Jsonb({"channel": case.channel}), "open": list(loop.OPEN_STATES)})
     if row is None:  # a concurrent retry with the same key won the insert
         winner = await _by_key(conn, key or "")
@@ -188,6 +193,10 @@ async def intake(conn: AsyncConnection, case: NewCase, actor: Actor, options: In
             raise Conflict("the same idempotency key is being used right now; retry")
         return await describe_intake(conn, winner, actor, options), False
     return await _answer(conn, row, place, cat, options), True
+
+
+def _jsonb(value: dict[str, Any] | None) -> Jsonb | None:
+    return Jsonb(value) if value else None
 
 
 async def _place(conn: AsyncConnection, lon: float, lat: float, options: IntakeOptions) -> Place:
@@ -379,11 +388,12 @@ async def escalate_overdue(conn: AsyncConnection, actor: Actor) -> list[int]:
 
 
 _FIND = """
-    SELECT """ + _CASE_COLUMNS + """, c.minor_name AS category_name, c.team_type
+    SELECT """ + _CASE_COLUMNS + """, c.minor_name AS category_name, c.team_type,
+           i.reporter, i.attributes, i.media_url
     FROM incidents AS i JOIN catalogue AS c ON c.code = i.category_code
     WHERE starts_with(i.community_code, %(area)s)
       AND (%(ids)s::bigint[] IS NULL OR i.id = ANY(%(ids)s))
-      AND (%(category)s::text IS NULL OR i.category_code = %(category)s)
+      AND (%(categories)s::text[] IS NULL OR i.category_code = ANY(%(categories)s))
       AND (%(start)s::timestamptz IS NULL OR i.reported_at >= %(start)s)
       AND (%(end)s::timestamptz IS NULL OR i.reported_at <= %(end)s)
       AND (%(open_only)s::boolean IS NULL OR (i.status = ANY(%(open)s)) = %(open_only)s)
@@ -393,9 +403,14 @@ _FIND = """
 
 
 async def find_cases(conn: AsyncConnection, area: str, *, ids: list[int] | None = None,
-                     category: str | None = None, start: datetime | None = None, end: datetime | None = None,
-                     open_only: bool | None = None, limit: int = 1000) -> list[dict[str, Any]]:
-    """Cases in ``area`` matching every filter given, newest first."""
+                     categories: list[str] | None = None, start: datetime | None = None,
+                     end: datetime | None = None, open_only: bool | None = None,
+                     limit: int = 1000) -> list[dict[str, Any]]:
+    """Cases in ``area`` matching every filter given, newest first, with their reporter fields.
+
+    The reporter, attributes and media URL are personal: callers show them
+    only to readers allowed to see them.
+    """
     return await all_rows(conn, _FIND, {
-        "area": area, "ids": ids, "category": category, "start": start, "end": end,
+        "area": area, "ids": ids, "categories": categories, "start": start, "end": end,
         "open_only": open_only, "open": list(loop.OPEN_STATES), "limit": limit})
