@@ -265,6 +265,18 @@ def test_bad_input_is_4xx_and_writes_nothing(client_rw: TestClient, db: psycopg.
         "Infinity": (_raw(client_rw, "/admin/layers/cameras", json.dumps(collection(good)).replace(
             f"[{lon}, {lat}]", f"[{lon}, Infinity]"), headers), 422),
         "not JSON": (_raw(client_rw, "/admin/layers/cameras", "{\"type\": ", headers), 422),
+        "a number too large for a float": (_raw(client_rw, "/admin/layers/cameras", json.dumps(collection(
+            feature({"code": "C", "name": "n", "extra": 1}, point(lon, lat)))).replace('"extra": 1', '"extra": 1e400'),
+            headers), 422),
+        "a lone surrogate": (_raw(client_rw, "/admin/layers/cameras", json.dumps(collection(
+            feature({"code": "C", "name": "\ud800"}, point(lon, lat)))), headers), 422),
+        "four numbers in a position": (client_rw.post("/admin/layers/cameras", headers=headers, json=collection(
+            feature({"code": "C", "name": "n"}, {"type": "Point", "coordinates": [lon, lat, 1, 2]}))), 422),
+        "an unclosed ring": (client_rw.post("/admin/layers/stall_zones", headers=headers, json=collection(
+            feature({"code": "S", "name": "n"}, {"type": "Polygon", "coordinates": [
+                [[lon, lat], [lon + 0.001, lat], [lon, lat + 0.001]]]}))), 422),
+        "a polygon nested too shallow": (client_rw.post("/admin/layers/stall_zones", headers=headers, json=collection(
+            feature({"code": "S", "name": "n"}, {"type": "Polygon", "coordinates": [[lon, lat], [lon, lat]]}))), 422),
         "unknown crs": (client_rw.post("/admin/layers/cameras", params={"crs": "EPSG:999999"}, json=collection(good),
                                        headers=headers), 422),
         "unknown crs in the body": (client_rw.post("/admin/layers/cameras", headers=headers,
@@ -296,3 +308,16 @@ def test_dry_run_reports_and_writes_nothing(client_rw: TestClient, db: psycopg.C
     assert answer.status_code == 200, answer.text
     assert answer.json()["ok"] is True and answer.json()["written"] is False
     assert snapshot(db) == before
+
+
+def test_an_unclosed_ring_in_a_file_is_refused_not_a_crash(tmp_path: Any) -> None:
+    """GDAL hands an unclosed ring to GEOS, which raised through the reader (found by the admin API's tests)."""
+    from layers.io.problems import ImportRefused
+    from layers.io.read import Options, read_table
+    from layers.io.spec import layer_spec
+
+    path = tmp_path / "zones.geojson"
+    path.write_text(json.dumps(collection(feature({"code": "S", "name": "n"}, {"type": "Polygon", "coordinates": [
+        [[117.3, 31.8], [117.31, 31.8], [117.3, 31.81]]]}))), encoding="utf-8")
+    with pytest.raises(ImportRefused, match="closed"):
+        read_table(path, layer_spec("stall_zones"), Options())

@@ -30,14 +30,43 @@ MAX_FEATURES = 10_000
 SOURCE_NAME = "request.geojson"
 """The name the body goes by in messages and in the import log."""
 
-_GEOMETRY_TYPES = ("Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon")
+# how deep each type nests its positions (RFC 7946 section 3.1)
+_DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2, "MultiPolygon": 3}
 
 
-def _finite_numbers(value: Any) -> bool:
-    """True when ``value`` is a (nested) list of finite numbers and nothing else."""
-    if isinstance(value, list):
-        return all(_finite_numbers(v) for v in value)
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+def _position(value: Any) -> bool:
+    """Two finite numbers, or three (a height, refused later by the import's Z check)."""
+    return isinstance(value, list) and len(value) in (2, 3) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+
+
+def _level(coordinates: Any, depth: int) -> list[Any] | None:
+    """Everything ``depth`` arrays down (None when the nesting is not that deep)."""
+    level = [coordinates]
+    for _ in range(depth):
+        if not all(isinstance(v, list) for v in level):
+            return None
+        level = [item for v in level for item in v]
+    return level
+
+
+def _shape_fault(kind: str, coordinates: Any) -> str | None:
+    """Why ``coordinates`` cannot be a ``kind`` (None when they can).
+
+    GDAL passes an unclosed ring on to GEOS, which raises deep inside the
+    reader, so rings are checked here: closed, at least four positions.
+    """
+    depth = _DEPTH[kind]
+    positions = _level(coordinates, depth)
+    if positions is None or not all(_position(p) for p in positions):
+        return (f"a {kind}'s coordinates are arrays nested {depth + 1} deep whose positions are 2 finite numbers "
+                "(3 with a height): no NaN, Infinity, strings or nulls")
+    parts = _level(coordinates, depth - 1) or [] if depth else []
+    if kind in ("Polygon", "MultiPolygon") and not all(len(r) >= 4 and r[0] == r[-1] for r in parts):
+        return "each polygon ring must be closed (last position = first) with at least 4 positions"
+    if kind in ("LineString", "MultiLineString") and not all(len(line) >= 2 for line in parts):
+        return "each line needs at least 2 positions"
+    return None
 
 
 def _check_feature(feature: Any, number: int) -> dict[str, Any]:
@@ -50,14 +79,13 @@ def _check_feature(feature: Any, number: int) -> dict[str, Any]:
         raise ImportRefused(f"{where}: \"properties\" must be an object")
     geometry = feature.get("geometry")
     if geometry is not None:
-        if not isinstance(geometry, dict) or geometry.get("type") not in _GEOMETRY_TYPES:
+        if not isinstance(geometry, dict) or geometry.get("type") not in _DEPTH:
             raise ImportRefused(f"{where}: \"geometry\" must be a GeoJSON geometry object "
-                                f"({', '.join(_GEOMETRY_TYPES)})")
-        coordinates = geometry.get("coordinates")
-        if not isinstance(coordinates, list) or not _finite_numbers(coordinates):
-            raise ImportRefused(f"{where}: coordinates must be nested arrays of finite numbers "
-                                "(no NaN, Infinity, strings or nulls)")
-        geometry = {"type": geometry["type"], "coordinates": coordinates}
+                                f"({', '.join(_DEPTH)})")
+        fault = _shape_fault(geometry["type"], geometry.get("coordinates"))
+        if fault:
+            raise ImportRefused(f"{where}: {fault}")
+        geometry = {"type": geometry["type"], "coordinates": geometry["coordinates"]}
     # the feature's own "id" would become a column or an FID depending on its type: not ours to read
     return {"type": "Feature", "properties": {k: _gdal_safe(v) for k, v in (properties or {}).items()},
             "geometry": geometry}
@@ -105,11 +133,13 @@ def table_from_geojson(body: Any, spec: LayerSpec, crs: Crs) -> Table:
     document = {"type": "FeatureCollection", "features": features}
     with tempfile.TemporaryDirectory(prefix="wangge-body-") as folder:
         path = Path(folder) / SOURCE_NAME
-        # allow_nan=False: a non-finite number that slipped past the outline check fails here, not in GDAL
+        # allow_nan=False: a non-finite property value (1e400 parses as inf) is refused here, not by GDAL
         try:
             text = json.dumps(document, ensure_ascii=False, allow_nan=False).encode("utf-8")
         except UnicodeEncodeError:
             raise ImportRefused("the body holds text that is not valid Unicode (a lone surrogate)") from None
+        except ValueError:
+            raise ImportRefused("a property holds a number that is not finite (NaN, Infinity or too large)") from None
         path.write_bytes(text)
         table = read_table(path, spec, Options(crs=crs))
     for name, rows in _nul_rows(features).items():

@@ -122,7 +122,8 @@ def _read_ogr(path: Path, options: Options) -> tuple[pd.DataFrame, Any]:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # GDAL's notes on encodings go to the report instead
             frame = pyogrio.read_dataframe(target, layer=options.layer, encoding=options.encoding)
-    except (DataSourceError, DataLayerError, UnicodeDecodeError, ValueError, OSError) as exc:
+    except (DataSourceError, DataLayerError, UnicodeDecodeError, ValueError, OSError,
+            shapely.errors.GEOSException) as exc:  # GEOS: a shape GDAL passed on unchecked (an unclosed ring)
         raise ImportRefused(f"{path.name}: cannot be read ({str(exc).splitlines()[0][:160]})") from None
     return frame, getattr(frame, "crs", None)
 
