@@ -189,3 +189,20 @@ def write_all(d: District, folder: Path) -> dict[str, Path]:
                   "area_code": [CODE] * 6, "lon": [p.x for p in teams], "lat": [p.y for p in teams]},
                  ).to_csv(files["teams"], index=False)
     return files
+
+
+def incidents(d: District, count: int, seed: int = 13, start: str = "2025-06-01") -> pd.DataFrame:
+    """Past cases as an old system exports them: its own ids, local times, WGS84 lon/lat."""
+    rng = np.random.default_rng(seed)
+    points = points_inside(d, count, seed=seed, margin=0.0003)
+    reported = pd.Timestamp(start) + pd.to_timedelta(rng.integers(0, 180 * 24 * 60, count), unit="min")
+    closed = reported + pd.to_timedelta(rng.integers(30, 72 * 60, count), unit="min")
+    status = np.where(rng.random(count) < 0.96, "closed", "handling")
+    return pd.DataFrame({
+        "external_ref": [f"OLD-{i:07d}" for i in range(count)],
+        "category": rng.choice(["01.01", "01.02", "01.03", "01.04"], count),
+        "channel": rng.choice(["hotline", "grid_worker", "wechat"], count),
+        "description": [f"历史案件{i}" for i in range(count)],
+        "reported_at": reported.strftime("%Y-%m-%d %H:%M:%S"),
+        "closed_at": np.where(status == "closed", closed.strftime("%Y-%m-%d %H:%M:%S"), ""),
+        "status": status, "lon": [p.x for p in points], "lat": [p.y for p in points]})

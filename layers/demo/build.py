@@ -27,7 +27,7 @@ from shapely.geometry.base import BaseGeometry
 from layers.demo import features, history
 from layers.demo.hierarchy import Hierarchy, as_multipolygon, build_hierarchy
 from layers.demo.names import STREETS, community_names, person_name, phone_number
-from layers.io.district import seed_catalogue
+from layers.io.catalogue import seed_catalogue
 from layers.load import copy_rows, ewkb_hex
 
 log = logging.getLogger(__name__)

@@ -128,7 +128,7 @@ def convert_columns(frame: pd.DataFrame, spec: LayerSpec, columns: dict[str, str
             if f.required:
                 problems.error("missing_field", f"the file has no {f.name} column (map one with "
                                f"--field {f.name}=COLUMN)", field_name=f.name)
-            out[f.name] = np.array([f.default] * len(frame), dtype=object)
+            out[f.name] = _defaults(f, len(frame))
             continue
         series = frame[columns[f.name]]
         if f.name in values:
@@ -138,11 +138,16 @@ def convert_columns(frame: pd.DataFrame, spec: LayerSpec, columns: dict[str, str
         if f.required and empty.any():
             problems.error("missing_value", f"{f.name} is empty", rows[empty], field_name=f.name)
         converted = _convert(series[~empty], f, rows[~empty], timezone, problems)
-        column = np.array([f.default] * len(frame), dtype=object) if f.kind != "timestamp" else \
-            np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[us]")
+        column = _defaults(f, len(frame))
         column[~empty] = converted
         out[f.name] = column
     return out
+
+
+def _defaults(f: Field, n: int) -> np.ndarray:
+    if f.kind == "timestamp":
+        return np.full(n, np.datetime64("NaT"), dtype="datetime64[us]")
+    return np.array([f.default] * n, dtype=object)
 
 
 def _convert(series: pd.Series, f: Field, rows: np.ndarray, timezone: str, problems: Problems) -> np.ndarray:

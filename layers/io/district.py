@@ -18,12 +18,10 @@ import numpy as np
 import psycopg
 import shapely
 
-from layers.demo import catalogue
 from layers.io.problems import ImportRefused
 from layers.io.read import Options, Table, read_table
 from layers.io.service import ImportResult, Rollback, WriteOptions, import_table
 from layers.io.spec import DISTRICTS, Field, LayerSpec
-from layers.load import copy_rows
 
 # the boundary file need not carry code or name: they come from the command line
 _OUTLINE = LayerSpec("districts", "districts", "polygon",
@@ -56,21 +54,6 @@ def outline_table(path: Path, info: DistrictInfo, options: Options) -> Table:
     return Table(DISTRICTS, table.source, table.crs, columns, np.array([merged], dtype=object), table.problems)
 
 
-def seed_catalogue(conn: psycopg.Connection) -> bool:
-    """Load the standard team types and catalogue when the database has none; True when loaded."""
-    if conn.execute("SELECT 1 FROM catalogue LIMIT 1").fetchone():
-        return False
-    if not conn.execute("SELECT 1 FROM team_types LIMIT 1").fetchone():
-        copy_rows(conn, "team_types", ("code", "name", "name_en", "core"), catalogue.TEAM_TYPES)
-    copy_rows(conn, "catalogue", ("code", "major_code", "major_name", "minor_name", "team_type",
-                                  "time_limit_hours", "handling_steps", "closing_standard", "level",
-                                  "duplicate_radius_m", "duplicate_window_hours"),
-              [(c.code, c.code[:2], catalogue.MAJOR_CATEGORIES[c.code[:2]], c.minor_name, c.team_type,
-                c.hours, catalogue.HANDLING_STEPS, c.closing_standard, c.level,
-                c.duplicate_radius_m, c.duplicate_window_hours) for c in catalogue.CATEGORIES])
-    return True
-
-
 def init_district(url: str, path: Path, info: DistrictInfo, options: Options, dry_run: bool = False,
                   ) -> ImportResult:
     """Create (or update) the district ``info.code`` from its boundary file, all in one transaction."""
@@ -80,9 +63,6 @@ def init_district(url: str, path: Path, info: DistrictInfo, options: Options, dr
             result = import_table(conn, table, WriteOptions(dry_run=dry_run, actor="init"))
             if not result.ok or dry_run:
                 raise Rollback(result)
-            if seed_catalogue(conn):
-                result.notes.append(f"standard catalogue loaded: {len(catalogue.CATEGORIES)} categories, "
-                                    f"{len(catalogue.TEAM_TYPES)} team types")
     except Rollback as stop:
         return stop.result
     return result

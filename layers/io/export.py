@@ -70,6 +70,8 @@ def layer_frame(conn: psycopg.Connection, spec: LayerSpec, crs: Crs, at: datetim
 
 
 def _plain(value: Any) -> Any:
+    if value is None or value is pd.NaT:
+        return None
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat() if value.tzinfo else value.isoformat()
     if hasattr(value, "isoformat"):  # time of day

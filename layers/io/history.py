@@ -43,13 +43,9 @@ class _Grids:
 
 def _load_grids(conn: psycopg.Connection) -> _Grids:
     rows = conn.execute("""
-        SELECT id, code, community_code, valid_from, coalesce(valid_to, 'infinity'), ST_AsBinary(geom)
+        SELECT id, code, community_code, valid_from, coalesce(valid_to, '9999-12-31'::timestamptz), ST_AsBinary(geom)
         FROM grids ORDER BY code, valid_from""").fetchall()
-    far = np.datetime64("9999-12-31T00:00:00", "us")
-
     def stamp(v: object) -> np.datetime64:
-        if not hasattr(v, "tzinfo"):  # 'infinity' comes back as datetime.max-like or str
-            return far
         return np.datetime64(pd.Timestamp(v).tz_convert("UTC").tz_localize(None).to_datetime64(), "us")
 
     return _Grids(np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=object),

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from layers.io.catalogue import seed_catalogue
 from layers.io.checks import load_store, run_checks
 from layers.io.history import write_history
 from layers.io.problems import Problems
@@ -110,6 +111,8 @@ def import_table(conn: psycopg.Connection, table: Table, options: WriteOptions, 
         result.counts = write_grids(conn, table, options.replace, options.valid_from, options.actor)
     else:
         result.counts = upsert(conn, table)
+    if table.spec.name == "districts" and seed_catalogue(conn):
+        result.notes.append("standard catalogue loaded (4+X team types and Baohe's categories)")
     result.import_id = record_import(conn, table, result.counts, options.actor, result.report())
     return result
 
