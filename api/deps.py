@@ -20,7 +20,7 @@ async def get_app_settings(request: Request) -> Settings:
 
 async def get_conn(request: Request) -> AsyncIterator[AsyncConnection]:
     """A connection from the app's pool for the length of the request; driver errors translated."""
-    async with request.app.state.pool.connection() as conn, translated_errors():
+    async with translated_errors(), request.app.state.pool.connection() as conn:
         yield conn
 
 

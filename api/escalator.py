@@ -30,7 +30,7 @@ async def escalate_forever(pool: AsyncConnectionPool, every_s: float) -> None:
     """Escalate overdue cases now and then every ``every_s`` seconds, until cancelled."""
     while True:
         try:
-            async with pool.connection() as conn, translated_errors():
+            async with translated_errors(), pool.connection() as conn:
                 raised = await escalate_overdue(conn, SYSTEM)
             if raised:
                 log.info("escalated %d overdue cases", len(raised))

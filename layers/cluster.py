@@ -5,27 +5,43 @@ pytest-postgresql runs its throwaway servers. ``initdb`` and ``postgres``
 refuse to run as root, so when this process is root the cluster is owned by,
 and run as, the ``postgres`` OS user; otherwise it runs as the current user.
 
-The test suite uses this same class with a temporary folder and a free port,
-so tests and service start the store in one way.
+It keeps what it answered: PostgreSQL's durable defaults (``fsync``,
+``synchronous_commit``, ``full_page_writes`` on), and it asks for a password
+(scram-sha-256) even on loopback. The test suite uses this same class with a
+temporary folder, a free port and ``durable=False``, so tests and service
+start the store in one way and only throwaway clusters trade safety for speed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import pwd
+import re
+import secrets
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
 
 INSTALL_HINT = "apt-get update && apt-get install -y postgresql-15-postgis-3"
 DB_SUPERUSER = "wangge"
+AUTH_METHOD = "scram-sha-256"
+# what every start passes to postgres; the throwaway test clusters add RELAXED
+SERVER_OPTIONS = "-c max_connections=200 -c shared_buffers=256MB -c jit=off"
+# durability off: a crash of the server (not only of the machine) may lose
+# answered commits, measured 3 of 35,500 cases; only for test clusters
+RELAXED_OPTIONS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+
+log = logging.getLogger(__name__)
 
 
 class StoreUnavailable(RuntimeError):
@@ -73,14 +89,37 @@ def free_port() -> int:
 class EmbeddedCluster:
     """A PostgreSQL cluster in ``datadir`` listening on ``127.0.0.1:port``.
 
-    Authentication is ``trust`` for the loopback interface only: the server
-    accepts no connection from another host, and the data folder is private
-    to its owner.
+    The server accepts connections from the loopback interface only, and
+    only with the password of its superuser (scram-sha-256 for local and
+    host lines of ``pg_hba.conf``). initdb generates that password; it is
+    kept in ``password_file`` (default: ``<datadir>-password``, e.g.
+    ``.wangge/pg-password`` beside ``.wangge/pg``), mode 0600 and owned by
+    the user running wangge: it sits outside the data folder because that
+    folder belongs to the ``postgres`` OS user when wangge runs as root.
+
+    A cluster made by an older wangge (``trust`` authentication, no password
+    file) is upgraded on its next start: a password is generated and stored,
+    set on the superuser, ``pg_hba.conf`` is switched to scram-sha-256 and
+    the server reloads its configuration. Each step can be repeated, so an
+    upgrade interrupted half-way finishes on the following start. A cluster
+    that asks for a password while the file is gone cannot be opened: the
+    error says so (restore the file, or delete the cluster).
+
+    ``durable=False`` turns off ``fsync``, ``synchronous_commit`` and
+    ``full_page_writes`` (and initdb's sync) for throwaway test clusters;
+    the default keeps PostgreSQL's durable settings.
     """
 
     datadir: Path
     port: int
     started_here: bool = False
+    durable: bool = True
+    password_path: Path | None = None
+
+    @property
+    def password_file(self) -> Path:
+        """Where the superuser's password is kept (``password_path``, or beside the data folder)."""
+        return self.password_path or self.datadir.with_name(self.datadir.name + "-password")
 
     @property
     def _run_as(self) -> str | None:
@@ -91,24 +130,86 @@ class EmbeddedCluster:
         user = self._run_as
         return ["runuser", "-u", user, "--", *args] if user else list(args)
 
+    def pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run ``pg_ctl -D <datadir> <args>`` as the cluster's owner (output captured)."""
+        bindir = find_pg_bindir()
+        return subprocess.run(self._cmd(str(bindir / "pg_ctl"), "-D", str(self.datadir), *args),
+                              capture_output=True, text=True, cwd="/")
+
+    def password(self) -> str | None:
+        """The superuser's password from its file; None when there is no file."""
+        try:
+            return self.password_file.read_text(encoding="utf-8").strip() or None
+        except FileNotFoundError:
+            return None
+
     def url(self, dbname: str = "wangge") -> str:
-        """Return the SQLAlchemy/psycopg URL of ``dbname`` in this cluster."""
-        return f"postgresql://{DB_SUPERUSER}@127.0.0.1:{self.port}/{dbname}"
+        """Return the SQLAlchemy/psycopg URL of ``dbname`` in this cluster, password included."""
+        password = self.password()
+        secret = f":{quote(password, safe='')}" if password else ""
+        return f"postgresql://{DB_SUPERUSER}{secret}@127.0.0.1:{self.port}/{dbname}"
+
+    def _write_password(self, password: str) -> None:
+        # written beside, then renamed: the file is never seen half-written or world-readable
+        self.password_file.parent.mkdir(parents=True, exist_ok=True)
+        part = self.password_file.with_name(self.password_file.name + ".part")
+        part.unlink(missing_ok=True)
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(password + "\n")
+        os.replace(part, self.password_file)
 
     def _initdb(self, bindir: Path) -> None:
         self.datadir.mkdir(parents=True, exist_ok=True)
         user = self._run_as
-        if user:
-            entry = pwd.getpwnam(user)
-            os.chown(self.datadir, entry.pw_uid, entry.pw_gid)
+        owner = pwd.getpwnam(user) if user else None
+        if owner:
+            os.chown(self.datadir, owner.pw_uid, owner.pw_gid)
         self.datadir.chmod(0o700)
-        subprocess.run(
-            self._cmd(
-                str(bindir / "initdb"), "-D", str(self.datadir), "-U", DB_SUPERUSER,
-                "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-sync",
-            ),
-            check=True, capture_output=True, cwd="/",
-        )
+        password = secrets.token_urlsafe(24)
+        # initdb reads the password from a file the cluster's owner can read; it lives a moment only
+        fd, pwfile = tempfile.mkstemp(prefix="wangge-pw-")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(password + "\n")
+            if owner:
+                os.chown(pwfile, owner.pw_uid, owner.pw_gid)
+            args = [str(bindir / "initdb"), "-D", str(self.datadir), "-U", DB_SUPERUSER,
+                    f"--auth={AUTH_METHOD}", f"--pwfile={pwfile}", "--encoding=UTF8", "--locale=C.UTF-8"]
+            if not self.durable:
+                args.append("--no-sync")
+            result = subprocess.run(self._cmd(*args), capture_output=True, text=True, cwd="/")
+        finally:
+            os.unlink(pwfile)
+        if result.returncode != 0:
+            raise StoreUnavailable(f"initdb failed:\n{result.stderr[-2000:]}")
+        self._write_password(password)
+
+    def _hba(self) -> Path:
+        return self.datadir / "pg_hba.conf"
+
+    def _trusts(self) -> bool:
+        """Whether ``pg_hba.conf`` lets anyone in without a password (an older wangge's cluster)."""
+        lines = self._hba().read_text(encoding="utf-8").splitlines()
+        return any(re.search(r"\btrust\b", line.split("#", 1)[0]) for line in lines)
+
+    def _require_password(self) -> None:
+        """Upgrade a trust cluster (running) to a password: set it, keep it, switch pg_hba, reload."""
+        password = self.password()
+        if password is None:
+            password = secrets.token_urlsafe(24)
+            self._write_password(password)
+        # trust accepts any password, so this URL works before and after the switch
+        with psycopg.connect(self.url("postgres"), autocommit=True, connect_timeout=5) as conn:
+            conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                sql.Identifier(DB_SUPERUSER), sql.Literal(password)))
+            hba = self._hba()
+            lines = hba.read_text(encoding="utf-8").splitlines()
+            hba.write_text("\n".join(
+                line if line.lstrip().startswith("#") else re.sub(r"\btrust\b", AUTH_METHOD, line)
+                for line in lines) + "\n", encoding="utf-8")
+            conn.execute("SELECT pg_reload_conf()")
+        log.warning("the embedded cluster now requires a password, kept in %s", self.password_file)
 
     def running_port(self) -> int | None:
         """The port of a live server on this data folder, from its ``postmaster.pid``."""
@@ -121,12 +222,21 @@ class EmbeddedCluster:
         return port
 
     def is_running(self) -> bool:
-        """Tell whether a server answers on this cluster's port."""
+        """Tell whether this cluster's server answers (and lets wangge in) on its port."""
         try:
             with psycopg.connect(self.url("postgres"), connect_timeout=2):
                 return True
-        except psycopg.OperationalError:
+        except psycopg.OperationalError as exc:
+            if "password authentication failed" in str(exc) and self.running_port() == self.port:
+                raise StoreUnavailable(
+                    f"the cluster in {self.datadir} refuses the password in {self.password_file}; "
+                    "put the right file back, or delete the cluster (wangge db delete)") from None
             return False
+
+    def _port_taken(self) -> bool:
+        with socket.socket() as sock:
+            sock.settimeout(1)
+            return sock.connect_ex(("127.0.0.1", self.port)) == 0
 
     def start(self) -> None:
         """Create the cluster when new, start it when stopped; wait until it answers."""
@@ -134,28 +244,27 @@ class EmbeddedCluster:
         check_postgis(bindir)
         if not (self.datadir / "PG_VERSION").exists():
             self._initdb(bindir)
+        elif self.password() is None and not self._trusts():
+            raise StoreUnavailable(
+                f"the cluster in {self.datadir} requires a password but {self.password_file} is missing; "
+                "put the file back, or delete the cluster (wangge db delete) to start afresh")
         running_port = self.running_port()
         if running_port is not None:
             # already up (an earlier run that was killed): adopt it, on its port
             self.port = running_port
             if self.is_running():
+                self._after_start()
                 return
-        if self.is_running():
+        if self._port_taken():
             raise StoreUnavailable(
                 f"port {self.port} is taken by another server; set WANGGE_PG_PORT to a free port")
-        options = (
-            f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories='' "
-            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-            "-c max_connections=200 -c shared_buffers=256MB -c jit=off"
-        )
-        log = self.datadir / "server.log"
-        result = subprocess.run(
-            self._cmd(str(bindir / "pg_ctl"), "-D", str(self.datadir), "-o", options,
-                      "-l", str(log), "-w", "-t", "60", "start"),
-            capture_output=True, text=True, cwd="/",
-        )
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -c unix_socket_directories='' {SERVER_OPTIONS}"
+        if not self.durable:
+            options += f" {RELAXED_OPTIONS}"
+        log_file = self.datadir / "server.log"
+        result = self.pg_ctl("-o", options, "-l", str(log_file), "-w", "-t", "60", "start")
         if result.returncode != 0:
-            tail = log.read_text(errors="replace")[-2000:] if log.exists() else result.stderr
+            tail = log_file.read_text(errors="replace")[-2000:] if log_file.exists() else result.stderr
             raise StoreUnavailable(f"the local PostgreSQL cluster did not start:\n{tail}")
         self.started_here = True
         deadline = time.monotonic() + 30
@@ -163,22 +272,45 @@ class EmbeddedCluster:
             if time.monotonic() > deadline:
                 raise StoreUnavailable("the local PostgreSQL cluster started but does not answer")
             time.sleep(0.1)
+        self._after_start()
+
+    def _after_start(self) -> None:
+        if self._trusts():
+            self._require_password()
+        if self.durable and not self.is_durable():
+            log.warning("the running embedded cluster was started without durability (fsync off); "
+                        "restart it to make it durable: wangge db stop")
+
+    def is_durable(self) -> bool:
+        """Whether the running server has ``fsync``, ``synchronous_commit`` and ``full_page_writes`` on."""
+        with psycopg.connect(self.url("postgres"), connect_timeout=5) as conn:
+            values = [conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()
+                      for name in ("fsync", "synchronous_commit", "full_page_writes")]
+        return all(v is not None and v[0] == "on" for v in values)
 
     def stop(self) -> None:
         """Stop the server if this object started it (fast shutdown, no lost commits)."""
         if not self.started_here:
             return
-        bindir = find_pg_bindir()
-        subprocess.run(
-            self._cmd(str(bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"),
-            capture_output=True, cwd="/",
-        )
+        self.pg_ctl("-m", "fast", "-w", "stop")
         self.started_here = False
 
+    def restart(self, mode: str = "fast") -> None:
+        """Restart the server with its options; ``mode="immediate"`` stops it as a crash would.
+
+        An immediate stop skips the shutdown checkpoint, so the start runs
+        crash recovery from the WAL: what a committed transaction was promised.
+        """
+        log_file = self.datadir / "server.log"  # also keeps pg_ctl from holding our pipes open
+        result = self.pg_ctl("-m", mode, "-l", str(log_file), "-w", "-t", "60", "restart")
+        if result.returncode != 0:
+            raise StoreUnavailable(f"the local PostgreSQL cluster did not restart:\n{result.stderr[-2000:]}")
+
     def remove(self) -> None:
-        """Stop and delete the cluster folder (for throwaway test clusters)."""
+        """Stop and delete the cluster folder and its password file (for throwaway test clusters)."""
         self.stop()
         shutil.rmtree(self.datadir, ignore_errors=True)
+        self.password_file.unlink(missing_ok=True)
 
     def create_database(self, dbname: str, template: str | None = None) -> str:
         """Create ``dbname`` (optionally as a copy of ``template``) and return its URL."""

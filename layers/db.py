@@ -19,6 +19,8 @@ from layers.errors import Conflict, InvalidInput, StoreError
 
 log = logging.getLogger(__name__)
 
+POOL_WAIT_S = 5.0  # longest wait for a pooled connection before the request is answered 503
+
 
 async def open_pool(url: str, min_size: int, max_size: int) -> AsyncConnectionPool:
     """Open a pool of autocommit connections returning dict rows, and wait until it is ready."""
@@ -27,8 +29,12 @@ async def open_pool(url: str, min_size: int, max_size: int) -> AsyncConnectionPo
         await conn.set_autocommit(True)
         conn.row_factory = dict_row  # type: ignore[assignment]
 
+    # check: a connection is tried (one empty round trip) before a request gets
+    # it, so after the database restarts no request is handed a dead one;
+    # timeout: while the database is away a request waits this long, then 503
     pool: AsyncConnectionPool = AsyncConnectionPool(
         url, min_size=min_size, max_size=max_size, open=False, configure=configure,
+        check=AsyncConnectionPool.check_connection, timeout=POOL_WAIT_S,
         kwargs={"application_name": "wangge"},
     )
     await pool.open(wait=True, timeout=30)
@@ -37,7 +43,12 @@ async def open_pool(url: str, min_size: int, max_size: int) -> AsyncConnectionPo
 
 @contextlib.asynccontextmanager
 async def translated_errors() -> AsyncIterator[None]:
-    """Turn driver errors into domain errors; the driver's text is logged, never shown."""
+    """Turn driver errors into domain errors; the driver's text is logged, never shown.
+
+    Enter it before taking a pooled connection, so that a wait that times out
+    while the database is away (``PoolTimeout``, an ``OperationalError``)
+    is translated too.
+    """
     try:
         yield
     except psycopg.errors.UniqueViolation as exc:

@@ -27,6 +27,8 @@ CHANNEL = "wangge_layers"
 TABLES = ("districts", "streets", "communities", "grids", "cameras", "waterlogging_points",
           "stall_zones", "buildings", "teams", "incidents", "catalogue")
 Listener = Callable[[str, int], Awaitable[None]]
+# how the listening connection shows in pg_stat_activity
+APPLICATION_NAME = "wangge-watch"
 
 
 async def read_versions(conn: psycopg.AsyncConnection, tables: Iterable[str] = TABLES) -> dict[str, int]:
@@ -86,7 +88,8 @@ class LayerWatcher:
     async def _run(self) -> None:
         while True:
             try:
-                async with await psycopg.AsyncConnection.connect(self._url, autocommit=True) as conn:
+                async with await psycopg.AsyncConnection.connect(
+                        self._url, autocommit=True, application_name=APPLICATION_NAME) as conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CHANNEL)))
                     self._versions = await read_versions(conn)
                     self._connected.set()

@@ -46,7 +46,8 @@ def pg_cluster() -> Iterator[EmbeddedCluster]:
     # the parent must be traversable by the postgres OS user when we are root
     parent = Path(tempfile.mkdtemp(prefix="wangge-test-"))
     parent.chmod(0o755)
-    cluster = EmbeddedCluster(parent / "pg", free_port())
+    # a throwaway cluster may trade durability for speed; the service's may not
+    cluster = EmbeddedCluster(parent / "pg", free_port(), durable=False)
     cluster.start()
     yield cluster
     cluster.remove()

@@ -42,7 +42,7 @@ async def locate(request: Request, lon: LonQuery, lat: LatQuery, crs: CrsQuery =
         if place is None:
             raise outside(point.lon, point.lat)
     else:
-        async with request.app.state.pool.connection() as conn, translated_errors():
+        async with translated_errors(), request.app.state.pool.connection() as conn:
             place = await locate_point(conn, point.lon, point.lat, near_m, moment)
     neighbour = None
     if place.neighbour_code is not None:
