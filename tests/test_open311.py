@@ -10,8 +10,10 @@ import httpx
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg import sql
 
 from geo.chinacrs import wgs84_to_gcj02
+from layers.visibility import rounded_geom_sql, rounded_point
 from tests.conftest import auth
 
 BASE = "/open311/v2"
@@ -221,3 +223,12 @@ def test_one_request_errors(client_ro: TestClient) -> None:
     assert client_ro.get(f"{BASE}/requests/999999999.xml").status_code == 404
     assert client_ro.get(f"{BASE}/requests/abc.json").json()[0]["code"] == 400
     assert client_ro.get(f"{BASE}/requests/1.json", params={"api_key": "x.y.z"}).status_code == 403
+
+
+def test_rounding_agrees_with_postgis_snap(sync_ro: psycopg.Connection) -> None:
+    rows = sync_ro.execute(sql.SQL("""
+        SELECT ST_X(geom), ST_Y(geom), ST_X(s), ST_Y(s)
+        FROM (SELECT geom, {} AS s FROM incidents LIMIT 2000) AS t""").format(rounded_geom_sql("geom"))).fetchall()
+    assert len(rows) == 2000
+    for lon, lat, snapped_lon, snapped_lat in rows:
+        assert rounded_point(lon, lat) == pytest.approx((snapped_lon, snapped_lat), abs=1e-9)
