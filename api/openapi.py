@@ -22,8 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, routing
 from fastapi.dependencies.models import Dependant
+from fastapi.openapi import utils as openapi_utils
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
@@ -145,18 +146,48 @@ def _uses_default_422(response: dict[str, Any]) -> bool:
     return bool(schema.get("$ref", "").endswith("/HTTPValidationError"))
 
 
+def _schema_of(response: dict[str, Any]) -> dict[str, Any]:
+    schema: dict[str, Any] = response.get("content", {}).get("application/json", {}).get("schema", {})
+    return schema
+
+
 def _shape_operation(route: APIRoute, method: str, operation: dict[str, Any]) -> None:
     responses: dict[str, Any] = operation.setdefault("responses", {})
     own = {int(code) for code in route.responses if str(code).isdigit()}
-    for code in list(responses):
-        if _uses_default_422(responses[code]):
-            responses[code] = _error_response(int(code))
-    for status in sorted(statuses_of(route, method)):
-        if status not in own:
-            responses.setdefault(str(status), _error_response(status))
+    declared_errors = {str(code) for code in own if code >= 400}
+    # a route declaring errors with a schema of its own (Open311's list) answers
+    # them itself: only the body limit, a middleware in front of every route, is added
+    foreign = any(_schema_of(responses.get(code, {})) not in ({}, {"$ref": ERROR_REF}) for code in declared_errors)
+    for code in declared_errors:  # declared with a description only: the usual body
+        if not foreign and not _schema_of(responses.get(code, {})):
+            responses[code] = {**_error_response(int(code)), "description": responses[code]["description"]}
+    wanted = statuses_of(route, method)
+    # a route that declares 400 and not 422 answers bad parameters with 400 (OGC API, Open311)
+    if foreign or (400 in own and 422 not in own):
+        if 422 not in own:
+            responses.pop("422", None)
+        wanted = {413} & wanted if foreign else (wanted - {422}) | ({400} if 422 in wanted else set())
+    elif "422" in responses and _uses_default_422(responses["422"]):
+        responses["422"] = _error_response(422)
+    for status in sorted(wanted - own):
+        responses.setdefault(str(status), _error_response(status))
     token = _token_use(route)
     if token is not None:
         operation["security"] = WITH_TOKEN + ([{}] if token == "optional" else [])
+
+
+def _api_routes(app: FastAPI) -> list[Any]:
+    """Every API route as the document sees it.
+
+    An APIRoute, or (FastAPI 0.165+, which keeps included routers nested) a
+    context standing for one, with the same attributes.
+    """
+    iterate = getattr(routing, "iter_route_contexts", None)
+    resolve = getattr(openapi_utils, "_get_api_route_for_openapi", None)
+    if iterate is None or resolve is None:  # older FastAPI lists routes flat
+        return [route for route in app.routes if isinstance(route, APIRoute)]
+    return [route for context in iterate(app.routes)
+            if (route := resolve(context)) is not None and hasattr(route, "dependant")]
 
 
 def _shape(app: FastAPI, document: dict[str, Any]) -> dict[str, Any]:
@@ -166,8 +197,8 @@ def _shape(app: FastAPI, document: dict[str, Any]) -> dict[str, Any]:
         schemas.pop(name, None)
     schemas.update(ERROR_SCHEMAS)
     components["securitySchemes"] = SECURITY_SCHEMES
-    for route in app.routes:
-        if not isinstance(route, APIRoute) or not route.include_in_schema:
+    for route in _api_routes(app):
+        if not route.include_in_schema:
             continue
         for method in route.methods or ():
             operation = document["paths"].get(route.path_format, {}).get(method.lower())

@@ -18,7 +18,8 @@ LevelName = Literal["district", "street", "community"]
 Indicator = Literal["open_cases", "overdue_cases", "on_time_rate"]
 
 
-@router.get("/maps", summary="The map wall of the caller's own area")
+@router.get("/maps", summary="The map wall of the caller's own area", status_code=303,
+            response_class=RedirectResponse, responses={303: {"description": "to the view of the token's area"}})
 async def my_view(request: Request, principal: CurrentPrincipal) -> RedirectResponse:
     """Redirect to the view of the area the token covers."""
     level = level_of(principal.area).name
