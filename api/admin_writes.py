@@ -168,8 +168,18 @@ def write_features(url: str, spec: LayerSpec, body: Any, crs: Crs, actor: Actor,
         errors = result.problems.errors
         first = errors[0].message if errors else "a check failed"
         raise DataRefused(f"{len(errors)} check(s) failed, nothing written; first: {first}",
-                          errors=result.problems.as_list(), report=result.report())
+                          errors=[_as_field_error(p) for p in result.problems.as_list()], report=result.report())
     return result
+
+
+_SHAPE_CHECKS = ("geometry", "geometry_type", "z_values", "too_many_vertices", "coordinates", "invalid_geometry",
+                 "repaired", "outside_district")
+
+
+def _as_field_error(problem: dict[str, Any]) -> dict[str, Any]:
+    """A report problem in the API's error list: ``field`` always names what is wrong (as validation errors do)."""
+    named = problem["field"] or ("geometry" if problem["check"] in _SHAPE_CHECKS else "feature")
+    return {**problem, "field": named}
 
 
 @contextlib.contextmanager

@@ -123,6 +123,8 @@ def test_new_team_is_dispatchable_then_retired_keeps_its_cases(client_rw: TestCl
     team = {"code": "T-NEW", "name": "新队", "type": "water_affairs", "area_code": STREET}
     created = client_rw.put("/admin/layers/teams/T-NEW", json=feature(team, point(lon, lat)), headers=headers)
     assert created.status_code == 201, created.text
+    again = client_rw.put("/admin/layers/teams/T-NEW", json=feature(team, point(lon, lat)), headers=headers)
+    assert again.status_code == 200 and again.json()["counts"]["unchanged"] == 1
     near = {"lon": lon, "lat": lat, "type": "water_affairs", "k": 1}
     assert [t["code"] for t in client_rw.get("/teams/nearest", params=near).json()["teams"]] == ["T-NEW"]
     # give it a closed case, as history
@@ -132,6 +134,8 @@ def test_new_team_is_dispatchable_then_retired_keeps_its_cases(client_rw: TestCl
     retired = client_rw.delete("/admin/layers/teams/T-NEW", headers=headers)
     assert retired.status_code == 200, retired.text
     assert retired.json()["action"] == "retired" and retired.json()["counts"] == {"retired": 1, "unchanged": 0}
+    assert db.execute("SELECT actor, retired FROM data_imports ORDER BY id DESC LIMIT 1").fetchone() == \
+        (f"admin@{STREET}", 1)
     assert db.execute("SELECT status FROM teams WHERE code = 'T-NEW'").fetchone() == ("retired",)
     assert db.execute("SELECT team_id FROM incidents WHERE id = %s", (case_id,)).fetchone() == (team_id,)
     found = client_rw.get("/teams/nearest", params={**near, "k": 50}).json()["teams"]
@@ -176,6 +180,26 @@ def test_polygons_buildings_and_stall_zones(client_rw: TestClient, db: psycopg.C
     kept = db.execute("SELECT opens::text, closes::text, ST_GeometryType(geom) FROM stall_zones "
                       "WHERE code = 'STALL-NEW'").fetchone()
     assert kept == ("17:00:00", "23:30:00", "ST_MultiPolygon")
+    # polygons sent again (a Polygon stored as a MultiPolygon too) are unchanged, and the rows stay as they are
+    before = snapshot(db)
+    for layer, body in (("buildings", building), ("stall_zones", zone)):
+        again = client_rw.post(f"/admin/layers/{layer}", json=collection(body), headers=headers)
+        assert again.status_code == 200 and again.json()["counts"]["unchanged"] == 1, again.text
+    assert {t: v for t, v in snapshot(db).items() if t != "data_imports"} == \
+        {t: v for t, v in before.items() if t != "data_imports"}
+
+
+def test_a_community_admin_writes_in_its_community_only(client_rw: TestClient, db: psycopg.Connection) -> None:
+    rows = db.execute("SELECT code, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM communities "
+                      "WHERE street_code = %s ORDER BY code LIMIT 2", (STREET,)).fetchall()
+    (mine, lon, lat), (_other, other_lon, other_lat) = rows
+    headers = {**auth(client_rw, "admin", mine), "Content-Type": "application/geo+json"}
+    inside = json.dumps(collection(feature({"code": "C-COMM", "name": "社区"}, point(lon, lat))))
+    assert client_rw.post("/admin/layers/cameras", content=inside, headers=headers).status_code == 201
+    assert camera_row(db, "C-COMM") == ("社区", "fixed", True, lon, lat)
+    outside = json.dumps(collection(feature({"code": "C-NEXT", "name": "邻"}, point(other_lon, other_lat))))
+    assert client_rw.post("/admin/layers/cameras", content=outside, headers=headers).status_code == 403
+    assert camera_row(db, "C-NEXT") is None
 
 
 def test_failed_checks_are_422_and_write_nothing(client_rw: TestClient, db: psycopg.Connection) -> None:
@@ -207,6 +231,7 @@ def test_failed_checks_are_422_and_write_nothing(client_rw: TestClient, db: psyc
         error = answer.json()
         assert error["code"] == "data_refused" and "nothing written" in error["detail"]
         assert checks <= {e["check"] for e in error["errors"]}, (checks, error["errors"])
+        assert all(isinstance(e["field"], str) and e["message"] for e in error["errors"])
         assert snapshot(db) == before
 
 

@@ -20,7 +20,8 @@ from geo.crs import parse_crs
 
 router = APIRouter(tags=["admin"])
 
-LayerName = Annotated[str, Path(max_length=40, description=f"one of {', '.join(admin_writes.ADMIN_LAYERS)}")]
+LayerName = Annotated[str, Path(pattern=r"^[A-Za-z_-]{1,40}$",
+                                description=f"one of {', '.join(admin_writes.ADMIN_LAYERS)}")]
 FeatureCode = Annotated[str, Path(pattern=r"^[^\x00-\x1f\x7f/]{1,64}$", description="the feature's code")]
 DryRun = Annotated[bool, Query(description="check only: answer the report, write nothing")]
 COLLECTION_HELP = ("a GeoJSON FeatureCollection; each feature's properties are the layer's fields "
@@ -45,7 +46,14 @@ def _system(body: Any, crs: str) -> Any:
     return parse_crs(named)
 
 
-@router.post("/admin/layers/{layer}", status_code=201, summary="Create or update features of a layer (upsert by code)")
+REPORT = "the import report: counts (inserted, updated, unchanged), problems (warnings), import_id"
+UPSERTED: dict[int | str, dict[str, Any]] = {
+    200: {"description": f"nothing created (updated or unchanged, or a dry run): {REPORT}"},
+    201: {"description": f"created: {REPORT}"}}
+
+
+@router.post("/admin/layers/{layer}", status_code=201, summary="Create or update features of a layer (upsert by code)",
+             responses=UPSERTED)
 async def upsert_features(
     layer: LayerName, principal: CurrentPrincipal, settings: SettingsDep, response: Response,
     body: Annotated[Any, Body(description=COLLECTION_HELP)],
@@ -65,7 +73,8 @@ async def upsert_features(
     return _answer(response, result.report())
 
 
-@router.put("/admin/layers/{layer}/{code}", summary="Create or replace one feature")
+@router.put("/admin/layers/{layer}/{code}", summary="Create or replace one feature",
+            responses=UPSERTED)
 async def put_feature(
     layer: LayerName, code: FeatureCode, principal: CurrentPrincipal, settings: SettingsDep, response: Response,
     body: Annotated[Any, Body(description="one GeoJSON Feature; properties.code, when given, must be the path's")],
@@ -80,7 +89,8 @@ async def put_feature(
     return _answer(response, result.report())
 
 
-@router.delete("/admin/layers/{layer}/{code}", summary="Retire a team, or delete a feature of another layer")
+@router.delete("/admin/layers/{layer}/{code}", summary="Retire a team, or delete a feature of another layer",
+               responses={409: {"description": "the team works on a case, or other records refer to the row"}})
 async def retire_feature(layer: LayerName, code: FeatureCode, principal: CurrentPrincipal,
                          settings: SettingsDep) -> dict[str, Any]:
     """Teams get status ``retired`` (their cases keep them; dispatch never picks them again); others are deleted.
