@@ -44,9 +44,9 @@ class ContractRun:
     statuses: Counter[int] = field(default_factory=Counter)
     failures: dict[str, list[str]] = field(default_factory=dict)
 
-    def failed(self, kind: str) -> int:
-        """How many distinct failures of ``kind`` (a check's name) were found."""
-        return sum(1 for found in self.failures.values() for text in found if text.startswith(kind))
+    def failed(self, *kinds: str) -> int:
+        """How many distinct failures (per operation and mode) of the ``kinds`` (schemathesis classes) were found."""
+        return sum(1 for found in self.failures.values() for text in found if text.startswith(kinds))
 
 
 def role_headers(secret: str) -> list[dict[str, str]]:
@@ -59,7 +59,7 @@ def _describe(error: BaseException) -> list[str]:
     out = []
     for failure in inner:
         if isinstance(failure, Failure):
-            out.append(f"{failure.code}: {failure.title}: {failure.message[:300]}")
+            out.append(f"{type(failure).__name__} ({failure.code}): {failure.title}: {failure.message[:300]}")
         else:
             out.append(f"error: {type(failure).__name__}: {str(failure)[:300]}")
     return out

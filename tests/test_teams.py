@@ -5,14 +5,13 @@ from __future__ import annotations
 import numpy as np
 import psycopg
 import pytest
-from fastapi.testclient import TestClient
 import shapely
+from fastapi.testclient import TestClient
 from pyproj import Geod, Transformer
 from shapely.geometry import Point
 
 from layers.demo.build import District
 from layers.teams import TEAM_AREA_MARGIN_M
-
 from tests.conftest import auth
 
 GEOD = Geod(ellps="WGS84")
