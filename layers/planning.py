@@ -248,19 +248,25 @@ async def proposal(conn: AsyncConnection, proposal_id: int) -> dict[str, Any]:
     return row
 
 
-def _unchanged(feature: dict[str, Any], current: dict[str, GridRow], snap_m: float) -> bool:
-    # The same grid within the snapping tolerance: the same number of
-    # vertices, each within the tolerance of the other shape (and back).
-    # Counting vertices matters: a neighbour that received the vertex of a
-    # split on its edge looks the same, but must be stored with that vertex
-    # so the stored grids keep sharing every vertex.
-    code = feature["properties"].get("code")
-    if code not in current:
-        return False
-    proposed, stored = shape(feature["geometry"]), current[code].geom
+def same_grid(proposed: BaseGeometry, stored: BaseGeometry, snap_m: float) -> bool:
+    """Whether ``proposed`` is ``stored`` within ``snap_m`` metres (both WGS84).
+
+    The same number of vertices, and each outline within the tolerance of
+    the other (and back), measured along the edges too, so the same
+    vertices joined in another order (a bow-tie) are not the same grid.
+    Counting vertices matters: a neighbour that received the vertex of a
+    split on its edge looks the same, but must be stored with that vertex
+    so the stored grids keep sharing every vertex.
+    """
     if shapely.get_num_coordinates(proposed) != shapely.get_num_coordinates(stored):
         return False
-    return bool(shapely.hausdorff_distance(proposed, stored) <= snap_m / METRES_PER_DEGREE)
+    distance = shapely.hausdorff_distance(shapely.boundary(proposed), shapely.boundary(stored), densify=0.25)
+    return bool(distance <= snap_m / METRES_PER_DEGREE)
+
+
+def _unchanged(feature: dict[str, Any], current: dict[str, GridRow], snap_m: float) -> bool:
+    code = feature["properties"].get("code")
+    return code in current and same_grid(shape(feature["geometry"]), current[code].geom, snap_m)
 
 
 async def publish_proposal(conn: AsyncConnection, proposal_id: int, actor: str, role: str,

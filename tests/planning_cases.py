@@ -7,6 +7,7 @@ picks there, so areas in the report are the areas drawn here.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -137,3 +138,23 @@ def insert_community(url: str) -> dict[str, int]:
             ids[name] = row[0]
         conn.commit()
     return ids
+
+
+def in_metres(geoms: BaseGeometry | np.ndarray, around: BaseGeometry) -> Any:
+    """Degrees scaled to metres at ``around``'s latitude: affine, so edges straight in degrees (as the
+    store draws them) stay straight; a projection would bend them by a millimetre over 300 m."""
+    scale = np.array([111_320 * math.cos(math.radians(around.centroid.y)), 110_574])
+    return shapely.transform(geoms, lambda xy: xy * scale)
+
+
+def tiles_exactly(outline: BaseGeometry, grids: list[BaseGeometry]) -> bool:
+    """Independent truth: union = outline within 1 mm, overlaps under 1 cm², neighbours share vertices."""
+    metric = in_metres(np.asarray(grids, dtype=object), outline)
+    area = in_metres(outline, outline)
+    union = shapely.union_all(metric)
+    if shapely.hausdorff_distance(shapely.boundary(union), shapely.boundary(area), densify=0.1) >= 1e-3:
+        return False
+    left, right = shapely.STRtree(metric).query(metric, predicate="intersects")
+    overlap = sum(shapely.area(shapely.intersection(metric[a], metric[b])) for a, b in zip(left, right, strict=True)
+                  if a < b)
+    return overlap < 1e-4 and bool(shapely.coverage_is_valid(np.asarray(grids, dtype=object)))

@@ -32,6 +32,7 @@ from geo.planning.metric import MetricFrame
 from geo.planning.snapping import conform
 from geo.planning.validity import validity_issues
 from geo.planning.workload import Assets, balance, workload
+from layers.planning import same_grid
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,18 @@ def _warnings(planned: list[PlannedGrid], cov: Coverage, frame: MetricFrame) -> 
 
 def conformed_grids(community: BaseGeometry, current: list[CurrentGrid], planned: list[PlannedGrid],
                     snap_m: float) -> list[PlannedGrid]:
-    """``planned`` with each geometry conformed to ``community`` and ``current`` within ``snap_m`` metres."""
-    geoms = conform([g.geom for g in planned], community, snap_m, [g.geom for g in current])
+    """``planned`` with each geometry conformed to ``community`` and ``current`` within ``snap_m`` metres.
+
+    A grid that keeps its code and is the one in force within the tolerance
+    (:func:`layers.planning.same_grid`) is taken as stored, whole: even 6
+    decimals, which can merge two stored vertices a few centimetres apart,
+    then come back exactly.
+    """
+    by_code = {g.code: g.geom for g in current}
+    # first, so that conforming can still give a kept grid the vertex of a neighbour's new edge
+    kept = [by_code[g.code] if g.code in by_code and same_grid(g.geom, by_code[g.code], snap_m) else g.geom
+            for g in planned]
+    geoms = conform(kept, community, snap_m, list(by_code.values()))
     return [replace(g, geom=geom) for g, geom in zip(planned, geoms, strict=True)]
 
 
