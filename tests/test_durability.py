@@ -27,12 +27,14 @@ import psycopg
 import pytest
 
 from api.auth import issue_token
+from api.settings import Settings
 from layers import migrate
 from layers.cluster import EmbeddedCluster, free_port
 from layers.demo.build import DemoSpec, District, build_demo
 from layers.secrets import token_secret
 from layers.watch import APPLICATION_NAME
 from tests.conftest import eventually
+from tests.test_store import _fingerprint, _wangge_db
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALL = DemoSpec(streets=2, communities=6, grids=60, buildings=600, cameras=20, waterlogging_points=5,
@@ -200,3 +202,17 @@ def test_no_answered_case_is_lost_or_doubled_when_postgres_crashes(
     assert doubled == []
     assert set(stored) == set(run.answered)  # nothing stored that no one was told about
     assert first_entries == (len(run.answered),)  # each case with its first log entry
+
+
+def test_backup_and_restore_on_the_embedded_cluster(durable_cluster: EmbeddedCluster, small_city: str,
+                                                    tmp_path: Path) -> None:
+    # the settings of a user without DATABASE_URL: the cluster is found by its folder and adopted
+    settings = Settings(database_url=None, data_dir=durable_cluster.datadir.parent,  # type: ignore[call-arg]
+                        pg_port=durable_cluster.port)
+    before = _fingerprint(small_city)
+    _wangge_db(settings, "backup", str(tmp_path / "city.dump"))
+    with psycopg.connect(small_city) as conn:
+        conn.execute("DELETE FROM buildings")
+    _wangge_db(settings, "restore", str(tmp_path / "city.dump"))
+    assert _fingerprint(small_city) == before
+    assert durable_cluster.is_running()  # adopted, not stopped by the command
