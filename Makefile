@@ -18,6 +18,7 @@ lint: setup
 	$(BIN)/mypy
 
 bench: setup
+	scripts/ensure_system_packages.sh wrk
 	$(BIN)/python bench/run_all.py
 
 setup: system $(VENV)/.installed

@@ -2,7 +2,8 @@
 # Install the Debian packages wangge needs when they are missing:
 #   postgis   PostGIS for the machine's PostgreSQL (the store; also in tests)
 #   chromium  headless browser for the map-page tests
-# Usage: scripts/ensure_system_packages.sh postgis [chromium]
+#   wrk       HTTP load generator of the benchmarks
+# Usage: scripts/ensure_system_packages.sh postgis [chromium] [wrk]
 set -euo pipefail
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
@@ -16,6 +17,9 @@ for want in "$@"; do
       ;;
     chromium)
       [ -x /usr/bin/chromium ] || missing+=(chromium)
+      ;;
+    wrk)
+      command -v wrk >/dev/null || missing+=(wrk)
       ;;
     *) echo "unknown package group: $want" >&2; exit 2 ;;
   esac
