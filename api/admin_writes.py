@@ -108,7 +108,7 @@ def _covered(area: BaseGeometry, geoms: np.ndarray, tolerance_m: float) -> np.nd
 
 def _outside(where: str, rows: np.ndarray, codes: np.ndarray) -> dict[str, Any]:
     return {"field": where, "message": "outside your token's area", "count": len(rows),
-            "rows": [int(r) for r in rows[:EXAMPLES]], "codes": [str(c) for c in codes[:EXAMPLES]]}
+            "rows": [int(r) for r in rows[:EXAMPLES]], "codes": [str(c)[:64] for c in codes[:EXAMPLES]]}
 
 
 def _stored(conn: psycopg.Connection, spec: LayerSpec, codes: list[str]) -> list[tuple[str, bytes, str]]:

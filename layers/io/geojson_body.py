@@ -140,6 +140,8 @@ def table_from_geojson(body: Any, spec: LayerSpec, crs: Crs) -> Table:
             raise ImportRefused("the body holds text that is not valid Unicode (a lone surrogate)") from None
         except ValueError:
             raise ImportRefused("a property holds a number that is not finite (NaN, Infinity or too large)") from None
+        except RecursionError:
+            raise ImportRefused("a property holds values nested too deep") from None
         path.write_bytes(text)
         table = read_table(path, spec, Options(crs=crs))
     for name, rows in _nul_rows(features).items():
