@@ -15,7 +15,7 @@ import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
-from xml.etree import ElementTree
+from xml.sax.saxutils import escape
 
 import orjson
 from fastapi import Response
@@ -44,44 +44,45 @@ def w3c_time(moment: datetime) -> str:
     return moment.replace(microsecond=0).isoformat()
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
+def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, datetime):
         return w3c_time(value)
-    return _NOT_XML.sub("", str(value))
+    if isinstance(value, str):
+        return escape(_NOT_XML.sub("", value))
+    return escape(str(value))
 
 
-def _fill(element: ElementTree.Element, value: Any) -> None:
+def _write(tag: str, value: Any, out: list[str]) -> None:
+    # tags are the specification's names, never client text (attribute codes are values)
     if isinstance(value, dict):
+        out.append(f"<{tag}>")
         for key, child in value.items():
-            _fill(ElementTree.SubElement(element, key), child)
+            _write(key, child, out)
+        out.append(f"</{tag}>")
     elif isinstance(value, list):
-        tag = ITEM_TAG.get(element.tag, "item")
+        item = ITEM_TAG.get(tag, "item")
+        out.append(f"<{tag}>")
         for child in value:
-            _fill(ElementTree.SubElement(element, tag), child)
+            _write(item, child, out)
+        out.append(f"</{tag}>")
+    elif value is None:
+        out.append(f"<{tag} />")
     else:
-        element.text = _text(value)
+        out.append(f"<{tag}>{_text(value)}</{tag}>")
 
 
 def to_xml(root: str, value: Any) -> bytes:
-    """``value`` as an XML document with root element ``root`` and the UTF-8 declaration."""
-    element = ElementTree.Element(root)
-    _fill(element, value)
-    # the declaration spelled as in the specification's examples (double quotes)
-    return DECLARATION + ElementTree.tostring(element, encoding="unicode").encode()
+    """``value`` as an XML document with root element ``root`` and the UTF-8 declaration.
 
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return w3c_time(value)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_jsonable(v) for v in value]
-    return value
+    Written as text rather than through ElementTree: a list of 1,000
+    requests is several times faster this way, and these replies need no
+    namespaces or XML attributes.
+    """
+    out: list[str] = []
+    _write(root, value, out)
+    return DECLARATION + "".join(out).encode()
 
 
 def reply(fmt: Format, root: str, value: Any, status_code: int = 200,
@@ -89,4 +90,5 @@ def reply(fmt: Format, root: str, value: Any, status_code: int = 200,
     """The response in ``fmt``: ``value`` as JSON, or as XML under ``root``."""
     if fmt is Format.xml:
         return Response(to_xml(root, value), status_code=status_code, media_type=XML, headers=headers)
-    return Response(orjson.dumps(_jsonable(value)), status_code=status_code, media_type=JSON, headers=headers)
+    return Response(orjson.dumps(value, option=orjson.OPT_OMIT_MICROSECONDS), status_code=status_code,
+                    media_type=JSON, headers=headers)
