@@ -67,6 +67,14 @@ def admin_layer(name: str) -> LayerSpec:
     return spec
 
 
+def describe_layers() -> list[dict[str, Any]]:
+    """What each writable layer takes: geometry and fields (type, required, default, choices)."""
+    return [{"name": spec.name, "description": spec.description, "geometry": spec.geometry,
+             "fields": [{"name": f.name, "type": f.kind, "required": f.required, "default": f.default,
+                         "choices": list(f.choices), "minimum": f.minimum, "help": f.help} for f in spec.fields]}
+            for spec in map(layer_spec, ADMIN_LAYERS)]
+
+
 def one_feature(body: Any, code: str) -> dict[str, Any]:
     """A PUT body (one Feature) as a collection of one, its code the path's (422 when it names another)."""
     if not isinstance(body, dict) or body.get("type") != "Feature":

@@ -346,3 +346,12 @@ def test_an_unclosed_ring_in_a_file_is_refused_not_a_crash(tmp_path: Any) -> Non
         [[117.3, 31.8], [117.31, 31.8], [117.3, 31.81]]]}))), encoding="utf-8")
     with pytest.raises(ImportRefused, match="closed"):
         read_table(path, layer_spec("stall_zones"), Options())
+
+
+def test_the_writable_layers_are_described(client_ro: TestClient) -> None:
+    layers = {layer["name"]: layer for layer in client_ro.get("/admin/layers").json()["layers"]}
+    assert set(layers) == {"teams", "cameras", "waterlogging_points", "stall_zones", "buildings"}
+    assert layers["cameras"]["geometry"] == "point" and layers["buildings"]["geometry"] == "polygon"
+    kind = next(f for f in layers["cameras"]["fields"] if f["name"] == "kind")
+    assert kind["choices"] == ["fixed", "dome", "high_point"] and kind["default"] == "fixed"
+    assert [f["name"] for f in layers["teams"]["fields"] if f["required"]] == ["code", "name", "type", "area_code"]

@@ -52,6 +52,12 @@ UPSERTED: dict[int | str, dict[str, Any]] = {
     201: {"description": f"created: {REPORT}"}}
 
 
+@router.get("/admin/layers", summary="The layers admins may write and the fields each takes")
+async def writable_layers() -> dict[str, Any]:
+    """Each layer's geometry (point or polygon) and fields: type, required, default, choices, minimum."""
+    return {"layers": admin_writes.describe_layers()}
+
+
 @router.post("/admin/layers/{layer}", status_code=201, summary="Create or update features of a layer (upsert by code)",
              responses=UPSERTED)
 async def upsert_features(
