@@ -205,6 +205,7 @@ def test_listing_defaults_to_90_days(client_rw: TestClient, demo_rw: str) -> Non
     ({"service_request_id": "0"}, 400), ({"start_date": "yesterday"}, 400),
     ({"start_date": "2024-01-01", "end_date": "2024-06-01"}, 400), ({"service_code": "01.03\x00"}, 400),
     ({"jurisdiction_id": "3401\x0011"}, 400), ({"api_key": "forged"}, 403), ({"api_key": "a\x00b"}, 400),
+    ({"api_key": "é.ü.ß"}, 403),
     ({"end_date": "2024-01-01", "start_date": "2024-02-01"}, 400),
 ])
 def test_bad_list_parameters(client_ro: TestClient, params: dict, status: int) -> None:

@@ -146,7 +146,7 @@ def test_unreadable_bodies_are_400(client_ro: TestClient, body: bytes, content_t
 def test_who_may_post(client_rw: TestClient, demo_rw: str) -> None:
     form = {"service_code": "01.03", "lat": "31.8", "long": "117.3"}
     before = _cases(demo_rw)
-    for api_key, status in ((None, 403), ("forged", 403), ("a.b.c", 403)):
+    for api_key, status in ((None, 403), ("forged", 403), ("a.b.c", 403), ("é.ü.ß", 403), ("x" * 4001, 400)):
         sent = {**form, "api_key": api_key} if api_key else form
         response = client_rw.post(f"{BASE}/requests.xml", content=urlencode(sent), headers=FORM)
         assert response.status_code == status and ElementTree.fromstring(response.content).tag == "errors"
