@@ -2,7 +2,9 @@
 
 The page is a Folium shell with no data inlined: ``planner.js`` loads the
 current grids from ``/communities/{code}/grids``, lets the planner reshape,
-split (draw, cut) or delete them, posts the edited set as a proposal and
+split (draw a line across a grid), cut or delete them, posts the edited set
+(at full precision; the server snaps it back onto the stored vertices) as a
+proposal and
 draws the report: invalid edges, overlaps and parts outside in red, gaps in
 orange, and each grid's workload in its tooltip and in the side table.
 """
@@ -55,8 +57,9 @@ def planner_page(community_code: str, community_name: str,
                       tiles=None, control_scale=True)
     fmap.fit_bounds([[south, west], [north, east]])
     grids = folium.FeatureGroup(name="grids").add_to(fmap)
+    # the line tool is the split tool (planner.js cuts every grid it crosses edge to edge)
     GeoMan(feature_group=grids, position="topleft", drawMarker=False, drawCircleMarker=False,
-           drawPolyline=False, drawCircle=False, drawText=False).add_to(fmap)
+           drawCircle=False, drawText=False).add_to(fmap)
     root = fmap.get_root()
     root.header.add_child(JavascriptLink(PLANNER_JS))  # type: ignore[attr-defined]
     root.html.add_child(Element(_PANEL))  # type: ignore[attr-defined]

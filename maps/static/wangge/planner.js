@@ -33,7 +33,8 @@
     var features = [];
     group.eachLayer(function (layer) {
       if (!layer.toGeoJSON) { return; }
-      var f = layer.toGeoJSON();
+      // full precision: Leaflet's default of 6 decimals would move every vertex by up to 8 cm
+      var f = layer.toGeoJSON(false);
       if (!f.geometry || (f.geometry.type !== "Polygon" && f.geometry.type !== "MultiPolygon")) { return; }
       var props = layer.wanggeProps || {};
       f.properties = {code: props.code || null, name: props.name || null};
@@ -139,11 +140,93 @@
       });
   }
 
+  /* Split by a drawn line: every grid the line crosses edge to edge (exactly
+   * twice) becomes two grids, cut where the line crosses its edges. Cut
+   * points are computed in degrees, on the grid's straight edges; the
+   * neighbours do not get them here, the server inserts them (and snaps
+   * everything to the stored vertices within its tolerance). */
+  function crossing(p, q, a, b) {
+    // segment p-q (the line) against a-b (an edge): [t along p-q, point] or null
+    var rx = q[0] - p[0], ry = q[1] - p[1], sx = b[0] - a[0], sy = b[1] - a[1];
+    var den = rx * sy - ry * sx;
+    if (den === 0) { return null; }
+    var t = ((a[0] - p[0]) * sy - (a[1] - p[1]) * sx) / den;
+    var u = ((a[0] - p[0]) * ry - (a[1] - p[1]) * rx) / den;
+    if (t < 0 || t > 1 || u < 0 || u >= 1) { return null; }
+    return {t: t, point: [a[0] + u * sx, a[1] + u * sy]};
+  }
+
+  function splitRing(ring, line) {
+    // ring: closed [[lng, lat], ...]; line: [[lng, lat], ...]; two rings or null
+    var hits = [];
+    for (var i = 0; i + 1 < line.length; i += 1) {
+      for (var j = 0; j + 1 < ring.length; j += 1) {
+        var c = crossing(line[i], line[i + 1], ring[j], ring[j + 1]);
+        if (c) { hits.push({along: i + c.t, segment: i, edge: j, point: c.point}); }
+      }
+    }
+    if (hits.length !== 2) { return null; }
+    hits.sort(function (x, y) { return x.along - y.along; });
+    var a = hits[0], b = hits[1];
+    var inner = line.slice(a.segment + 1, b.segment + 1);  // the line's own vertices between the cuts
+    var n = ring.length - 1;
+    function walk(from, to) {  // ring vertices after edge `from` up to and including the start of edge `to`
+      var out = [];
+      for (var k = (from + 1) % n; ; k = (k + 1) % n) {
+        out.push(ring[k]);
+        if (k === to) { break; }
+      }
+      return from === to ? [] : out;
+    }
+    var first = [a.point].concat(walk(a.edge, b.edge), [b.point], inner.slice().reverse(), [a.point]);
+    var second = [b.point].concat(walk(b.edge, a.edge), [a.point], inner, [b.point]);
+    return [first, second];
+  }
+
+  function outerRing(layer) {
+    var g = layer.toGeoJSON(false).geometry;
+    if (g.type === "Polygon" && g.coordinates.length === 1) { return g.coordinates[0]; }
+    if (g.type === "MultiPolygon" && g.coordinates.length === 1 && g.coordinates[0].length === 1) {
+      return g.coordinates[0][0];
+    }
+    return null;  // holes or several parts: cut those by hand with the cut tool
+  }
+
+  function splitWith(group, lnglats) {
+    var done = [];
+    group.getLayers().forEach(function (layer) {
+      var ring = layer.toGeoJSON ? outerRing(layer) : null;
+      var rings = ring ? splitRing(ring, lnglats) : null;
+      if (!rings) { return; }
+      var props = layer.wanggeProps || {};
+      group.removeLayer(layer);
+      rings.forEach(function (r, n) {
+        var piece = L.polygon(r.map(function (c) { return [c[1], c[0]]; }),
+                              {color: "#2b83ba", weight: 2, fillOpacity: 0.08});
+        piece.wanggeProps = {code: null, name: (props.name || "grid") + "-" + (n + 1)};
+        group.addLayer(piece);
+      });
+      done.push(props.code || props.name);
+    });
+    setStatus(done.length ? "split " + done.join(", ") + "; check the proposal"
+                          : "the line must cross a grid edge to edge");
+    return done;
+  }
+
   function start(map, group, config) {
+    window.wanggePlanner.map = map;
+    window.wanggePlanner.group = group;
     document.getElementById("planner-title").textContent = config.name + " " + config.community;
     var reportLayer = L.featureGroup().addTo(map);
     map.pm.setGlobalOptions({snappable: true, snapDistance: 15, layerGroup: group,
                              allowSelfIntersection: true});
+    // a drawn line is a split tool, not a grid
+    map.on("pm:create", function (e) {
+      if (e.shape !== "Line") { return; }
+      group.removeLayer(e.layer);
+      map.removeLayer(e.layer);
+      window.wanggePlanner.splitWith(group, e.layer.getLatLngs().map(function (p) { return [p.lng, p.lat]; }));
+    });
     loadGrids(map, group, config).then(function (count) {
       if (group.getLayers().length) { map.fitBounds(group.getBounds()); }
       group.eachLayer(function (layer) { if (L.PM && L.PM.reInitLayer) { L.PM.reInitLayer(layer); } });
@@ -155,5 +238,5 @@
     }).catch(function (err) { setStatus("could not load grids: " + err); });
   }
 
-  window.wanggePlanner = {start: start, gridFeatures: gridFeatures};
+  window.wanggePlanner = {start: start, gridFeatures: gridFeatures, splitWith: splitWith, splitRing: splitRing};
 }());
