@@ -233,3 +233,10 @@ def test_rounding_agrees_with_postgis_snap(sync_ro: psycopg.Connection) -> None:
     assert len(rows) == 2000
     for lon, lat, snapped_lon, snapped_lat in rows:
         assert rounded_point(lon, lat) == pytest.approx((snapped_lon, snapped_lat), abs=1e-9)
+
+
+def test_other_open311_paths_are_open311_404s(client_ro: TestClient) -> None:
+    response = client_ro.get(f"{BASE}/servicerequestupdates.xml")
+    assert response.status_code == 404 and _xml(response).findtext("error/code") == "404"
+    assert client_ro.post(f"{BASE}/tokens/1.json").json()[0]["code"] == 404
+    assert client_ro.put(f"{BASE}/requests.json").status_code == 405

@@ -265,3 +265,9 @@ async def one_request(request: Request, conn: ConnDep, fmt: FormatPath,
     if not cases:
         raise NotFound(f"service_request_id {service_request_id} not found")
     return reply(fmt, "service_requests", [_request(cases[0], reader)])
+
+
+@router.api_route("/{path:path}", methods=["GET", "POST"], include_in_schema=False)
+async def elsewhere(path: str) -> Response:
+    """Any other Open311 path (``servicerequestupdates.xml``, ``tokens/…``): 404 as an Open311 error list."""
+    raise NotFound(f"no such Open311 resource: {path[:60]}; see discovery.xml")
