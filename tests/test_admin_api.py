@@ -220,6 +220,8 @@ def test_failed_checks_are_422_and_write_nothing(client_rw: TestClient, db: psyc
         ("cameras", collection(feature({"code": "C5", "name": "坏\x00名"}, point(lon, lat))), {"control_characters"}),
         ("waterlogging_points", collection(feature({"code": "W1", "name": "w", "warn_level_cm": 30,
                                                     "alarm_level_cm": 20}, point(lon, lat))), {"levels"}),
+        ("waterlogging_points", collection(feature({"code": "W2", "name": "w", "sensor_id": "RADAR-00001"},
+                                                   point(lon, lat))), {"duplicate_code"}),
         ("teams", collection(feature({"code": "T1", "name": "t", "type": "wizards", "area_code": STREET},
                                      point(lon, lat))), {"unknown_value"}),
         ("buildings", collection(feature({"code": "B1", "address": "x", "floors": 0}, bowtie)),

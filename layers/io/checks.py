@@ -42,6 +42,8 @@ class Store:
     team_types: set[str] = field(default_factory=set)
     areas: set[str] = field(default_factory=set)
     categories: set[str] = field(default_factory=set)
+    sensors: dict[str, str] = field(default_factory=dict)
+    """Waterlogging points: each stored sensor id and the code of the point that has it (unique in the store)."""
 
 
 def _geoms(conn: psycopg.Connection, query: sql.SQL | sql.Composed,
@@ -70,6 +72,9 @@ def load_store(conn: psycopg.Connection, spec: LayerSpec, table: Table) -> Store
             "SELECT code FROM districts UNION ALL SELECT code FROM streets UNION ALL SELECT code FROM communities")}
     if spec.name == "incidents":
         store.categories = {r[0] for r in conn.execute("SELECT code FROM catalogue")}
+    if spec.name == "waterlogging_points":
+        store.sensors = {str(s): str(c).strip() for s, c in conn.execute(
+            "SELECT sensor_id, code FROM waterlogging_points")}
     return store
 
 
@@ -93,6 +98,7 @@ def run_checks(table: Table, store: Store, replace: bool = False) -> None:
                            table.columns["sensor_id"])
         table.columns["sensor_id"] = sensors
         _unique(table, "sensor_id")
+        _sensors_free(table, store)
     if spec.name == "incidents":
         _unique(table, "external_ref")
         _known(table, "category", store.categories, "not in the catalogue (map old codes with --map-values)")
@@ -107,6 +113,18 @@ def _unique(table: Table, name: str) -> None:
         rows = table.rows[present][repeated]
         table.problems.error("duplicate_code", f"{name} used by more than one row", rows, values[present][repeated],
                              field_name=name)
+
+
+def _sensors_free(table: Table, store: Store) -> None:
+    """A sensor id another stored point keeps (one the file does not name) would break the store's unique rule."""
+    codes = [str(c) for c in table.columns["code"]]
+    named = set(codes)
+    owners = [store.sensors.get(str(s)) for s in table.columns["sensor_id"]]
+    taken = np.array([o is not None and o != c and o not in named for o, c in zip(owners, codes, strict=True)],
+                     dtype=bool)
+    if taken.any():
+        table.problems.error("duplicate_code", "sensor_id already belongs to another stored waterlogging point",
+                             table.rows[taken], table.codes[taken], field_name="sensor_id")
 
 
 def _hierarchy_codes(table: Table, store: Store) -> None:
