@@ -299,6 +299,9 @@ def test_bad_input_is_4xx_and_writes_nothing(client_rw: TestClient, db: psycopg.
             feature({"code": "C", "name": "\ud800"}, point(lon, lat)))), headers), 422),
         "four numbers in a position": (client_rw.post("/admin/layers/cameras", headers=headers, json=collection(
             feature({"code": "C", "name": "n"}, {"type": "Point", "coordinates": [lon, lat, 1, 2]}))), 422),
+        "a count beyond the store's integers": (client_rw.post(
+            "/admin/layers/buildings", headers=headers,
+            json=collection(feature({"code": "B", "address": "a", "households": 10**12}, square(lon, lat)))), 422),
         "an unclosed ring": (client_rw.post("/admin/layers/stall_zones", headers=headers, json=collection(
             feature({"code": "S", "name": "n"}, {"type": "Polygon", "coordinates": [
                 [[lon, lat], [lon + 0.001, lat], [lon, lat + 0.001]]]}))), 422),
