@@ -337,6 +337,12 @@ def test_dry_run_reports_and_writes_nothing(client_rw: TestClient, db: psycopg.C
                             json=collection(feature({"code": "C-DRY", "name": "dry"}, point(lon, lat))))
     assert answer.status_code == 200, answer.text
     assert answer.json()["ok"] is True and answer.json()["written"] is False
+    # the example the OpenAPI document shows passes every check too
+    operation = client_rw.get("/openapi.json").json()["paths"]["/admin/layers/{layer}"]["post"]
+    example = operation["requestBody"]["content"]["application/json"]["examples"]["camera"]["value"]
+    shown = client_rw.post("/admin/layers/cameras", params={"dry_run": "true"}, json=example,
+                           headers=auth(client_rw, "admin"))
+    assert shown.status_code == 200 and shown.json()["ok"] is True, shown.text
     assert snapshot(db) == before
 
 

@@ -24,6 +24,10 @@ LayerName = Annotated[str, Path(pattern=r"^[A-Za-z_-]{1,40}$",
                                 description=f"one of {', '.join(admin_writes.ADMIN_LAYERS)}")]
 FeatureCode = Annotated[str, Path(pattern=r"^[^\x00-\x1f\x7f/]{1,64}$", description="the feature's code")]
 DryRun = Annotated[bool, Query(description="check only: answer the report, write nothing")]
+_CAMERA = {"type": "Feature", "properties": {"code": "CAM90001", "name": "宁国路监控", "kind": "dome", "online": True},
+           "geometry": {"type": "Point", "coordinates": [117.30, 31.80]}}
+EXAMPLES = {"camera": {"summary": "one camera, WGS84", "value": {"type": "FeatureCollection", "features": [_CAMERA]}}}
+FEATURE_EXAMPLES = {"camera": {"summary": "one camera, WGS84", "value": _CAMERA}}
 COLLECTION_HELP = ("a GeoJSON FeatureCollection; each feature's properties are the layer's fields "
                    "(as in `wangge import LAYER --template`), `code` first")
 
@@ -62,7 +66,7 @@ async def writable_layers() -> dict[str, Any]:
              responses=UPSERTED)
 async def upsert_features(
     layer: LayerName, principal: CurrentPrincipal, settings: SettingsDep, response: Response,
-    body: Annotated[Any, Body(description=COLLECTION_HELP)],
+    body: Annotated[Any, Body(description=COLLECTION_HELP, openapi_examples=EXAMPLES)],
     crs: CrsQuery = "wgs84", dry_run: DryRun = False,
 ) -> dict[str, Any]:
     """Check the collection as an import does and upsert it by code, all or nothing.
@@ -83,7 +87,8 @@ async def upsert_features(
             responses=UPSERTED)
 async def put_feature(
     layer: LayerName, code: FeatureCode, principal: CurrentPrincipal, settings: SettingsDep, response: Response,
-    body: Annotated[Any, Body(description="one GeoJSON Feature; properties.code, when given, must be the path's")],
+    body: Annotated[Any, Body(description="one GeoJSON Feature; properties.code, when given, must be the path's",
+                              openapi_examples=FEATURE_EXAMPLES)],
     crs: CrsQuery = "wgs84", dry_run: DryRun = False,
 ) -> dict[str, Any]:
     """Upsert one feature under the path's code; fields left out take their defaults, as in an import."""
