@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,7 @@ import httpx
 from api.settings import get_settings
 from api.store import demo_district, ensure_demo_city, open_store
 from layers import migrate
+from layers.cluster import EmbeddedCluster, free_port
 from layers.demo.build import DemoSpec, build_demo
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,6 +51,23 @@ def fresh_demo_url(name: str) -> str:
     migrate.upgrade(url)
     build_demo(url, demo_district(), DemoSpec())
     return url
+
+
+@contextlib.contextmanager
+def throwaway_demo(durable: bool) -> Iterator[str]:
+    """A demo city in a cluster of its own, removed afterwards; ``durable=False`` is the test suite's store."""
+    folder = Path(tempfile.mkdtemp(prefix="wangge-bench-"))
+    folder.chmod(0o755)  # traversable by the postgres OS user when we are root
+    cluster = EmbeddedCluster(folder / "pg", free_port(), durable=durable)
+    try:
+        cluster.start()
+        url = cluster.create_database("bench")
+        migrate.upgrade(url)
+        build_demo(url, demo_district(), DemoSpec())
+        yield url
+    finally:
+        cluster.remove()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager

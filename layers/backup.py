@@ -2,7 +2,8 @@
 
 Both work on any PostgreSQL server the URL names (the embedded cluster or
 ``DATABASE_URL``), with the machine's own client binaries
-(:func:`layers.cluster.find_pg_bindir`). The password travels in
+(:func:`layers.cluster.find_pg_bindir`; the Docker image installs
+``postgresql-client-15``), which must be as new as the server. The password travels in
 ``PGPASSWORD``, never on a command line other users can read.
 
 A restore never leaves a half-restored database behind: the dump is
@@ -27,7 +28,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from layers.cluster import find_pg_bindir
+from layers.cluster import CLIENT_TOOLS, find_pg_bindir
 
 MAINTENANCE_DB = "postgres"
 
@@ -54,6 +55,10 @@ def _tool_args(url: str, dbname: str | None = None) -> tuple[str, dict[str, str]
     return make_conninfo(**{k: str(v) for k, v in params.items()}), env
 
 
+def _tool(name: str) -> str:
+    return str(find_pg_bindir(CLIENT_TOOLS) / name)
+
+
 def _run(args: list[str], env: dict[str, str], what: str) -> None:
     result = subprocess.run(args, env=env, capture_output=True, text=True)
     if result.returncode != 0:
@@ -66,7 +71,7 @@ def backup(url: str, path: Path) -> None:
     conninfo, env = _tool_args(url)
     part = path.with_name(path.name + ".part")
     try:
-        _run([str(find_pg_bindir() / "pg_dump"), "--format=custom", "--file", str(part), "--dbname", conninfo],
+        _run([_tool("pg_dump"), "--format=custom", "--file", str(part), "--dbname", conninfo],
              env, "pg_dump")
         os.replace(part, path)
     finally:
@@ -77,7 +82,7 @@ def check_dump(path: Path) -> None:
     """Raise :class:`BackupError` unless ``path`` is a readable pg_dump custom-format file."""
     if not path.is_file():
         raise BackupError(f"{path} is not a file")
-    _run([str(find_pg_bindir() / "pg_restore"), "--list", str(path)], dict(os.environ),
+    _run([_tool("pg_restore"), "--list", str(path)], dict(os.environ),
          f"reading {path} as a pg_dump backup")
 
 
@@ -101,7 +106,7 @@ def restore(url: str, path: Path, prepare: Callable[[str], None] | None = None) 
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(fresh)))
         try:
             conninfo, env = _tool_args(url, fresh)
-            _run([str(find_pg_bindir() / "pg_restore"), "--exit-on-error", "--no-owner", "--no-acl",
+            _run([_tool("pg_restore"), "--exit-on-error", "--no-owner", "--no-acl",
                   "--dbname", conninfo, str(path)], env, "pg_restore")
             if prepare is not None:
                 try:

@@ -33,6 +33,9 @@ import psycopg
 from psycopg import sql
 
 INSTALL_HINT = "apt-get update && apt-get install -y postgresql-15-postgis-3"
+CLIENT_INSTALL_HINT = "apt-get update && apt-get install -y postgresql-client-15"
+SERVER_TOOLS = ("initdb", "pg_ctl")
+CLIENT_TOOLS = ("pg_dump", "pg_restore")
 DB_SUPERUSER = "wangge"
 AUTH_METHOD = "scram-sha-256"
 # what every start passes to postgres; the throwaway test clusters add RELAXED
@@ -48,10 +51,12 @@ class StoreUnavailable(RuntimeError):
     """PostgreSQL or PostGIS is missing or the cluster would not start."""
 
 
-def find_pg_bindir() -> Path:
-    """Return the newest ``/usr/lib/postgresql/<v>/bin`` holding ``initdb``.
+def find_pg_bindir(tools: tuple[str, ...] = SERVER_TOOLS) -> Path:
+    """Return the newest ``/usr/lib/postgresql/<v>/bin`` holding ``tools`` (the server's, by default).
 
     ``WANGGE_PG_BINDIR`` overrides the search (for a non-Debian layout).
+    Backups need only the client tools (``CLIENT_TOOLS``), which Debian's
+    ``postgresql-client-<v>`` installs in the same place.
     """
     override = os.environ.get("WANGGE_PG_BINDIR")
     candidates = [Path(override)] if override else sorted(
@@ -60,10 +65,11 @@ def find_pg_bindir() -> Path:
         reverse=True,
     )
     for bindir in candidates:
-        if (bindir / "initdb").exists() and (bindir / "pg_ctl").exists():
+        if all((bindir / tool).exists() for tool in tools):
             return bindir
+    hint = INSTALL_HINT if tools == SERVER_TOOLS else CLIENT_INSTALL_HINT
     raise StoreUnavailable(
-        f"PostgreSQL server binaries (initdb, pg_ctl) were not found; install them with: {INSTALL_HINT}"
+        f"PostgreSQL binaries ({', '.join(tools)}) were not found; install them with: {hint}"
     )
 
 
