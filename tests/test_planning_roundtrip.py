@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import numpy as np
 import psycopg
 import pytest
@@ -23,8 +25,12 @@ from shapely.geometry import LineString, mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from api.auth import issue_token
-from geo.planning.coverage import check_coverage
+from geo.crs import parse_crs
+from geo.planning.coverage import DEFAULT_SNAP_M, check_coverage
 from geo.planning.metric import MetricFrame
+from layers.io.export import SUFFIX, Format, export
+from layers.io.spec import LAYERS
+from tests.conftest import make_client
 from tests.planning_cases import tiles_exactly
 
 COMMUNITY = "340111003002"  # the community of the issue: 29 grids, several on its outline
@@ -132,6 +138,34 @@ def test_grids_from_the_collection_come_back_ok(client_rw: TestClient, demo_rw: 
     proposal = propose(client_rw, fc)
     assert proposal["report"]["ok"] is True, problems(proposal["report"])
     assert publish(client_rw, proposal)["changed"] is False
+
+
+@pytest.mark.parametrize(("fmt", "crs"), [("geojson", "wgs84"), ("geojson", "gcj02"), ("gpkg", "EPSG:4548"),
+                                          ("shp", "cgcs2000")])
+@pytest.mark.filterwarnings("ignore:'crs' was not provided")  # GCJ-02 has no EPSG code to write
+def test_grids_from_wangge_export_come_back_ok(client_rw: TestClient, demo_rw: str, tmp_path: Path,
+                                              fmt: Format, crs: str) -> None:
+    out = tmp_path / f"grids{SUFFIX[fmt]}"
+    assert export(demo_rw, [LAYERS["grids"]], out, fmt, parse_crs(crs))["grids"] > 0
+    frame = gpd.read_file(out)
+    frame = frame[frame["code"].str.startswith(COMMUNITY)]
+    fc = json.loads(frame.to_json(drop_id=True))
+    fc["crs"] = crs  # wangge's own member naming the proposal's system (GCJ-02 has no EPSG code)
+    assert len(fc["features"]) == len(stored(demo_rw)[1])
+    proposal = propose(client_rw, fc)
+    assert proposal["report"]["ok"] is True, problems(proposal["report"])
+    assert publish(client_rw, proposal)["changed"] is False
+
+
+def test_the_tolerance_is_the_setting(demo_rw: str) -> None:
+    # with WANGGE_SNAP_TOLERANCE_M=0 the report and publish compare as drawn: the issue's refusal comes back
+    with make_client(demo_rw, snap_tolerance_m=0.0) as exact, make_client(demo_rw) as default:
+        fc = served(default)
+        refused = propose(exact, fc)["report"]
+        assert refused["ok"] is False and refused["snap_tolerance_m"] == 0.0
+        assert problems(refused)["invalid_edges"] > 0 and problems(refused)["outside"] > 0
+        accepted = propose(default, fc)["report"]
+        assert accepted["ok"] is True and accepted["snap_tolerance_m"] == DEFAULT_SNAP_M == 0.1
 
 
 def test_a_raw_rounded_proposal_was_refused_before_snapping(client_rw: TestClient, demo_rw: str) -> None:
