@@ -4,7 +4,9 @@ Prints each figure with a same-run baseline and the ratio:
 - report (validity, coverage, workload, impact) vs shapely's bare
   ``coverage_is_valid`` on the same 30 polygons;
 - suggestion (balanced power diagram, noded and polygonized) vs a bare
-  ``voronoi_polygons`` of 30 seeds clipped to the community.
+  ``voronoi_polygons`` of 30 seeds clipped to the community;
+- the report on today's grids as they come back from GeoJSON (7 decimals,
+  conformed to the stored vertices first) vs the same baseline.
 Pure computation, no database: the store adds a few queries to both.
 Run: .venv/bin/python bench/bench_planning.py
 """
@@ -19,10 +21,11 @@ import numpy as np
 import pyproj
 import shapely
 
+from geo.planning.coverage import DEFAULT_SNAP_M
 from geo.planning.grids import CurrentGrid, PlannedGrid
 from geo.planning.metric import MetricFrame
 from geo.planning.partition import suggest_partition
-from geo.planning.report import build_report
+from geo.planning.report import build_report, conformed_grids
 from geo.planning.workload import AssetPoints, Assets
 
 ZONE = 4548
@@ -85,6 +88,15 @@ def main() -> None:
           f"{len(stock.recent_cases)} recent cases")
     print(f"report      {report_s * 1000:8.1f} ms   baseline coverage_is_valid {bare_s * 1000:7.2f} ms"
           f"   ratio {report_s / bare_s:6.1f}x   budget 1000 ms")
+
+    served = [PlannedGrid(g.code, g.code, g.name, shapely.transform(g.geom, lambda xy: np.round(xy, 7)))
+              for g in current]
+    if not build_report(area, current, served, stock, FRAME)["ok"]:
+        raise SystemExit("today's grids rounded to 7 decimals did not come back ok")
+    round_trip_s = timed(lambda: build_report(area, current, served, stock, FRAME), 5)
+    snapping_s = timed(lambda: conformed_grids(area, current, served, DEFAULT_SNAP_M), 5)
+    print(f"round trip  {round_trip_s * 1000:8.1f} ms   baseline coverage_is_valid {bare_s * 1000:7.2f} ms"
+          f"   ratio {round_trip_s / bare_s:6.1f}x   budget 1000 ms   (snapping alone {snapping_s * 1000:.1f} ms)")
 
     seeds = stock.buildings.lonlat[rng.choice(len(stock.buildings), 30, replace=False)]
     suggest_s = timed(lambda: suggest_partition(area, stock.buildings.lonlat, weights, 30, FRAME), 3)
