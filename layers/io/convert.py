@@ -20,27 +20,63 @@ from layers.io.problems import Problems
 from layers.io.spec import Field, LayerSpec
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_MANGLED = re.compile("\ufffd")
 _TRUE = {"true", "t", "1", "yes", "y", "是", "在线", "online"}
 _FALSE = {"false", "f", "0", "no", "n", "否", "离线", "offline"}
 _TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$")
 
 
-def _empty(series: pd.Series) -> np.ndarray:
+# Checks over a million values are made on the column joined into one text, so the regular
+# expression engine scans it in C; only a column that has a match is looked at row by row.
+_SEP = "\n"
+_BLANKS = (" ", "\t", "\r")
+
+
+def _rows_matching(values: np.ndarray, pattern: re.Pattern[str], hint: str | None = None) -> np.ndarray:
+    """Rows whose text matches ``pattern``; the column is first tested whole, by ``hint`` when given."""
+    joined = _SEP.join(values)
+    possible = _has_control(joined) if hint == "control" else pattern.search(joined)
+    if not possible:
+        return np.zeros(len(values), dtype=bool)
+    return np.array([bool(pattern.search(v)) for v in values], dtype=bool)
+
+
+_ALLOWED_CONTROL = np.array([0x09, 0x0A, 0x0D], dtype=np.uint8)
+
+
+def _has_control(text: str) -> bool:
+    # a byte scan in numpy: far faster than a regular expression over megabytes
+    data = np.frombuffer(text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    control = (data < 0x20) | (data == 0x7F)
+    return bool(control.any() and np.isin(data[control], _ALLOWED_CONTROL, invert=True).any())
+
+
+def _as_text(series: pd.Series) -> np.ndarray:
     values = series.to_numpy(dtype=object)
+    if not all(isinstance(v, str) for v in values[:1000]) or len(values) <= 1000:
+        values = np.array([v if isinstance(v, str) else ("" if v is None or v != v else str(v)) for v in values],
+                          dtype=object)
+    joined = _SEP.join(values)
+    if joined[:1] in _BLANKS or joined[-1:] in _BLANKS or any(
+            pair in joined for pair in ("\n ", " \n", "\n\t", "\t\n", "\r\n", "\n\r")):
+        values = np.array([v.strip() for v in values], dtype=object)
+    return values
+
+
+def _empty(series: pd.Series) -> np.ndarray:
     missing = pd.isna(series).to_numpy()
-    text_blank = np.array([isinstance(v, str) and not v.strip() for v in values], dtype=bool) \
-        if series.dtype == object or pd.api.types.is_string_dtype(series) else np.zeros(len(series), bool)
-    return missing | text_blank
+    if series.dtype == object or pd.api.types.is_string_dtype(series):
+        return missing | (_as_text(series.fillna("")) == "")
+    return missing
 
 
 def _text(series: pd.Series, f: Field, rows: np.ndarray, problems: Problems) -> np.ndarray:
-    values = np.array([v.strip() if isinstance(v, str) else str(v) for v in series.to_numpy(dtype=object)],
-                      dtype=object)
-    bad_char = np.array([bool(_CONTROL.search(v)) for v in values], dtype=bool)
+    values = _as_text(series)
+    bad_char = _rows_matching(values, _CONTROL, hint="control")
     if bad_char.any():
         problems.error("control_characters", "text holds control characters (e.g. NUL)", rows[bad_char],
                        field_name=f.name)
-    mangled = np.array(["\ufffd" in v for v in values], dtype=bool)
+    mangled = _rows_matching(values, _MANGLED)
     if mangled.any():
         problems.error("encoding", "text that is not valid in the file's encoding; give it with --encoding "
                        "(e.g. GBK)", rows[mangled], field_name=f.name)
@@ -104,18 +140,44 @@ def _time(series: pd.Series, f: Field, rows: np.ndarray, problems: Problems) -> 
     return out
 
 
+_NEGATIVE_OFFSET = re.compile(r":\d\d(?:\.\d+)?\s*-\d\d")
+# a time of day followed by a zone (a date alone, 2025-06-01, ends in "-01" but has no zone)
+_ZONED = re.compile(r"\d\d:\d\d(?::\d\d(?:\.\d+)?)?\s*(?:[zZ]|[+-]\d\d(?::?\d\d)?)$", re.MULTILINE)
+
+
+def _parse_stamps(text: pd.Series, utc: bool) -> pd.Series:
+    # ISO 8601 is parsed by a fast path; anything else (2025/6/1 8:00) by pandas' general parser
+    stamps = pd.to_datetime(text, errors="coerce", format="ISO8601", utc=utc)
+    retry = stamps.isna() & (text != "")
+    if retry.any():
+        stamps[retry] = pd.to_datetime(text[retry], errors="coerce", format="mixed", utc=utc)
+    return stamps
+
+
 def _timestamp(series: pd.Series, f: Field, rows: np.ndarray, timezone: str, problems: Problems) -> np.ndarray:
+    """Times with a zone are taken as given; times without one are read in ``timezone``."""
+    out = np.full(len(series), np.datetime64("NaT"), dtype="datetime64[us]")
     if pd.api.types.is_datetime64_any_dtype(series):
-        stamps = series
+        stamps = series if series.dt.tz is not None else \
+            series.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+        out[:] = stamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
     else:
-        stamps = pd.to_datetime(series.astype(str), errors="coerce", format="mixed", utc=False)
-    bad = stamps.isna().to_numpy()
-    if getattr(stamps.dt, "tz", None) is None:
-        stamps = stamps.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
-    utc = stamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+        values = _as_text(series)
+        text = pd.Series(values, index=series.index)
+        joined = _SEP.join(values)
+        maybe_zoned = any(mark in joined for mark in "+Zz") or _NEGATIVE_OFFSET.search(joined)
+        zoned = _rows_matching(values, _ZONED) if maybe_zoned else np.zeros(len(values), dtype=bool)
+        if zoned.any():
+            parsed = _parse_stamps(text[zoned], utc=True)
+            out[zoned] = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+        if (~zoned).any():
+            local = _parse_stamps(text[~zoned], utc=False)
+            local = local.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
+            out[~zoned] = local.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    bad = np.isnat(out)
     if bad.any():
         problems.error("not_a_time", f"{f.name} must be a date and time (ISO 8601)", rows[bad], field_name=f.name)
-    return utc
+    return out
 
 
 def convert_columns(frame: pd.DataFrame, spec: LayerSpec, columns: dict[str, str],

@@ -4,7 +4,8 @@ A case keeps the grid version valid when it was reported, as a live case
 does; points are matched in memory against every stored grid version
 (an STRtree, the lowest code on a shared edge, as locate decides), which
 is one vectorised pass instead of a million index probes. Rows go in by
-COPY (CSV text), the import event of each case by one set-based INSERT.
+COPY (CSV text), the import event of each case too; a load that at least doubles
+the cases table builds its indexes once at the end (:mod:`layers.io.bulk`).
 A case whose ``external_ref`` is already stored for its district is left
 alone, so re-importing a file changes nothing. Cases reported before any
 grid version covering their point are keyed to the earliest such version
@@ -20,7 +21,9 @@ import numpy as np
 import pandas as pd
 import psycopg
 import shapely
+from psycopg import sql
 
+from layers.io.bulk import checked_references, deferred_indexes
 from layers.io.checks import Store
 from layers.io.read import Table
 from layers.io.write import Counts
@@ -103,14 +106,13 @@ def write_history(conn: psycopg.Connection, table: Table, store: Store, source: 
     frame["grid_code"] = np.where(has, grids.codes[np.maximum(chosen, 0)], None)
     frame["community_code"] = np.where(has, grids.communities[np.maximum(chosen, 0)], None)
     frame["street_code"] = [c[:9] if c else None for c in frame["community_code"]]
+    events = pd.DataFrame({"incident_id": frame["id"], "district_code": frame["district_code"],
+                           "at": frame["reported_at"], "actor": "import", "role": "admin", "action": "import",
+                           "to_status": frame["status"], "reason": f"imported from {source}"})
     conn.execute("SET LOCAL timezone = 'UTC'")
-    _copy_csv(conn, "incidents", frame[list(_COLUMNS)])
-    conn.execute("""
-        INSERT INTO incident_events (incident_id, district_code, at, actor, role, action, to_status, reason, details)
-        SELECT id, district_code, reported_at, 'import', 'admin', 'import', status, %(reason)s,
-               jsonb_build_object('external_ref', external_ref)
-        FROM incidents WHERE id = ANY(%(ids)s)""",
-                 {"reason": f"imported from {source}", "ids": frame["id"].tolist()})
+    with deferred_indexes(conn, ("incidents", "incident_events"), len(frame)), checked_references(conn, ("incidents",)):
+        _copy_csv(conn, "incidents", frame[list(_COLUMNS)])
+        _copy_csv(conn, "incident_events", events)
     counts.inserted = len(idx)
     return counts, int(early.sum())
 
@@ -140,10 +142,11 @@ def _frame(conn: psycopg.Connection, table: Table, idx: np.ndarray, district: np
 def _copy_csv(conn: psycopg.Connection, target: str, frame: pd.DataFrame) -> None:
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False, header=False, date_format="%Y-%m-%d %H:%M:%S.%f")
-    text_columns = ", ".join(c for c in ("description", "channel", "raw_crs", "status", "level")
-                             if c in frame.columns)
-    statement = (f"COPY {target} ({', '.join(frame.columns)}) FROM STDIN "
-                 f"WITH (FORMAT csv, FORCE_NOT_NULL ({text_columns}))")
+    # unquoted empty fields are NULL in CSV; these columns hold '' instead
+    not_null = [c for c in ("description", "channel", "raw_crs", "status", "level", "reason") if c in frame.columns]
+    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv, FORCE_NOT_NULL ({}))").format(
+        sql.Identifier(target), sql.SQL(", ").join(map(sql.Identifier, frame.columns)),
+        sql.SQL(", ").join(map(sql.Identifier, not_null)))
     data = buffer.getvalue()
     with conn.cursor() as cur, cur.copy(statement) as copy:
         step = 8 << 20
