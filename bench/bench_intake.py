@@ -106,9 +106,7 @@ def main() -> None:
     if any(durability[name] != "on" for name in DURABILITY[:3]):
         raise SystemExit(f"the store is not durable ({durability}); restart it: wangge db stop")
     token = issue_token(token_secret(url), "dispatcher", "340111")
-    rng = np.random.default_rng(9)
-    batch = [{"id": i, "lon": float(117.25 + rng.random() * 0.15), "lat": float(31.7 + rng.random() * 0.15)}
-             for i in range(1, 301)]
+    batch = position_batch(url)
     with served(url) as base:
         wrk(f"{base}/health", 16, 3)
         health = wrk(f"{base}/health", 16, 10)
