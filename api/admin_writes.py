@@ -39,7 +39,7 @@ from layers.io.problems import ImportRefused
 from layers.io.read import Table
 from layers.io.service import ImportResult, Rollback, WriteOptions, import_table
 from layers.io.spec import LayerSpec, layer_spec
-from layers.loop import TEAM_STATES
+from layers.loop import OPEN_STATES
 
 ADMIN_LAYERS = ("teams", "cameras", "waterlogging_points", "stall_zones", "buildings")
 """Layers an admin may write over the API; the hierarchy goes through import and planning, cases through intake."""
@@ -208,7 +208,9 @@ def _transaction(url: str) -> Iterator[psycopg.Connection]:
         raise StoreError("the database is unavailable") from exc
 
 
-_ACTIVE_CASE = "SELECT id FROM incidents WHERE team_id = %s AND status = ANY(%s) LIMIT 1"
+# any open case, not only one in the team's hands: a case in feedback can be returned to it, and the
+# loop frees (status 'free') the team of a case leaving its hands, which would undo the retirement
+_OPEN_CASE = "SELECT id, status FROM incidents WHERE team_id = %s AND status = ANY(%s) ORDER BY id LIMIT 1"
 _LOG = ("INSERT INTO data_imports (layer, source, actor, unchanged, retired, report) "
         "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id")
 
@@ -230,10 +232,10 @@ def retire(url: str, spec: LayerSpec, code: str, actor: Actor, tolerance_m: floa
         action = "deleted"
         if spec.name == "teams":
             action = "retired"
-            active = conn.execute(_ACTIVE_CASE, (row[1], list(TEAM_STATES))).fetchone()
-            if active is not None:
-                raise Conflict(f"team {code} is working on case {active[0]}: reassign or finish it first",
-                               incident=active[0])
+            open_case = conn.execute(_OPEN_CASE, (row[1], list(OPEN_STATES))).fetchone()
+            if open_case is not None:
+                raise Conflict(f"team {code} still has case {open_case[0]} ({open_case[1]}) open: close, reject "
+                               "or reassign it first", incident=open_case[0])
             changed = row[2] != "retired"
             conn.execute("UPDATE teams SET status = 'retired' WHERE id = %s", (row[1],))
         else:

@@ -147,13 +147,15 @@ def test_new_team_is_dispatchable_then_retired_keeps_its_cases(client_rw: TestCl
     assert db.execute("SELECT name, status FROM teams WHERE code = 'T-NEW'").fetchone() == ("改名", "retired")
 
 
-def test_a_team_on_a_case_is_not_retired(client_rw: TestClient, db: psycopg.Connection) -> None:
-    row = db.execute("SELECT t.code, t.area_code, t.status FROM teams t JOIN incidents i ON i.team_id = t.id "
-                     "WHERE i.status IN ('dispatched', 'handling') LIMIT 1").fetchone()
-    assert row is not None
-    answer = client_rw.delete(f"/admin/layers/teams/{row[0]}", headers=auth(client_rw, "admin", DISTRICT))
-    assert answer.status_code == 409 and answer.json()["code"] == "conflict"
-    assert db.execute("SELECT status FROM teams WHERE code = %s", (row[0],)).fetchone() == (row[2],)
+def test_a_team_with_an_open_case_is_not_retired(client_rw: TestClient, db: psycopg.Connection) -> None:
+    """Not even in feedback: the case can be returned to the team, and the loop would then free it again."""
+    for case_status in ("dispatched", "handling", "feedback", "verified"):
+        row = db.execute("SELECT t.code, t.status FROM teams t JOIN incidents i ON i.team_id = t.id "
+                         "WHERE i.status = %s LIMIT 1", (case_status,)).fetchone()
+        assert row is not None, case_status
+        answer = client_rw.delete(f"/admin/layers/teams/{row[0]}", headers=auth(client_rw, "admin", DISTRICT))
+        assert answer.status_code == 409 and answer.json()["code"] == "conflict", (case_status, answer.text)
+        assert db.execute("SELECT status FROM teams WHERE code = %s", (row[0],)).fetchone() == (row[1],)
 
 
 def test_delete_a_camera(client_rw: TestClient, db: psycopg.Connection) -> None:

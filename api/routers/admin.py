@@ -101,12 +101,12 @@ async def put_feature(
 
 
 @router.delete("/admin/layers/{layer}/{code}", summary="Retire a team, or delete a feature of another layer",
-               responses={409: {"description": "the team works on a case, or other records refer to the row"}})
+               responses={409: {"description": "the team has an open case, or other records refer to the row"}})
 async def retire_feature(layer: LayerName, code: FeatureCode, principal: CurrentPrincipal,
                          settings: SettingsDep) -> dict[str, Any]:
     """Teams get status ``retired`` (their cases keep them; dispatch never picks them again); others are deleted.
 
-    409 for a team working on a case (reassign or finish it first).
+    409 for a team with an open case (close, reject or reassign it first).
     """
     admin_of(principal)
     spec = admin_writes.admin_layer(layer)
