@@ -191,6 +191,32 @@ def test_polygons_buildings_and_stall_zones(client_rw: TestClient, db: psycopg.C
         {t: v for t, v in before.items() if t != "data_imports"}
 
 
+def test_a_polygon_may_overhang_its_area_by_the_snapping_tolerance_only(client_rw: TestClient,
+                                                                        db: psycopg.Connection) -> None:
+    """A zone cut to the street's edge, then grown by 5 cm (within 0.1 m) passes; grown by 1 m it is 403."""
+    row = db.execute("SELECT ST_AsBinary(geom) FROM streets WHERE code = %s", (STREET,)).fetchone()
+    assert row is not None
+    street = shapely.from_wkb(row[0])
+    to_m = Transformer.from_crs(4326, 4548, always_xy=True)
+    to_deg = Transformer.from_crs(4548, 4326, always_xy=True)
+    street_m = shapely.transform(street, lambda xy: shapely.get_coordinates(shapely.points(
+        *to_m.transform(xy[:, 0], xy[:, 1]))))
+    edge = street_m.boundary.interpolate(0.3, normalized=True)
+    cut = edge.buffer(40).intersection(street_m)
+    headers = auth(client_rw, "admin", STREET)
+    for grown_m, status in ((0.05, 201), (1.0, 403)):
+        zone_m = cut.buffer(grown_m)
+        zone = shapely.transform(zone_m, lambda xy: shapely.get_coordinates(shapely.points(
+            *to_deg.transform(xy[:, 0], xy[:, 1]))))
+        assert not street.covers(zone)  # it does overhang
+        code = f"STALL-EDGE-{status}"
+        body = collection(feature({"code": code, "name": "边"}, shapely.geometry.mapping(zone)))
+        answer = client_rw.post("/admin/layers/stall_zones", json=json.loads(json.dumps(body)), headers=headers)
+        assert answer.status_code == status, (grown_m, answer.text)
+        stored = db.execute("SELECT count(*) FROM stall_zones WHERE code = %s", (code,)).fetchone()
+        assert stored == (1 if status == 201 else 0,)
+
+
 def test_a_community_admin_writes_in_its_community_only(client_rw: TestClient, db: psycopg.Connection) -> None:
     rows = db.execute("SELECT code, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM communities "
                       "WHERE street_code = %s ORDER BY code LIMIT 2", (STREET,)).fetchall()
