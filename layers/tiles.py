@@ -309,7 +309,7 @@ async def cached_tile(
         entry = cache.get(key, known_version)
         if entry is not None:
             return entry
-    async with pool.connection() as conn, translated_errors():
+    async with translated_errors(), pool.connection() as conn:
         version = known_version if known_version is not None else await layer_version(conn, source.table)
         entry = cache.get(key, version)
         if entry is None:
