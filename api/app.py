@@ -16,7 +16,9 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors, escalator, openapi
 from api.bodylimit import BodyLimit
+from api.cors import ReadCors
 from api.gridcache import GridCache
+from api.head import HeadAsGet
 from api.routers import (
     admin,
     catalogue,
@@ -24,6 +26,7 @@ from api.routers import (
     grids,
     health,
     incidents,
+    landing,
     live,
     locate,
     open311,
@@ -81,10 +84,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # routes are matched in order: the hot paths first; planning before map_views,
     # so /maps/planner/{code} wins over /maps/{level}/{code}
     for module in (health, locate, tiles, incidents, live, ready, collections, catalogue, teams, open311,
-                   planning, grids, admin, map_views):
+                   planning, grids, admin, landing, map_views):
         app.include_router(module.router)
     app.mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(TileHits)
+    app.add_middleware(HeadAsGet)
+    # in front of the tile cache hits, so their replies carry the CORS headers too
+    app.add_middleware(ReadCors, origins=settings.cors_origins)
     # outermost: a larger body is refused with a JSON 413 before it is read into memory
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -1,7 +1,8 @@
 """Mapbox vector tiles from ``ST_AsMVT``, and the cache that keeps them until their layer changes.
 
-A tile is read for a caller's area (a GB/T 30428 code prefix), so the cache
-key carries the area. Each layer's version is the ``layer_version_<table>``
+A tile is read for a caller's area (a GB/T 30428 code prefix; for layers
+without an area code, the area's outline), so the cache key carries the area.
+Each feature's MVT id is its row id. Each layer's version is the ``layer_version_<table>``
 sequence that a statement trigger advances (and announces) on every change;
 a cached tile is served only while that version is unchanged, so a write is
 visible as soon as its change notice arrives (milliseconds after the
@@ -25,6 +26,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from layers.db import translated_errors
 from layers.errors import InvalidInput, NotFound
+from layers.features import CASE_AREA_CODE
 from layers.loop import ENDED_SQL
 from layers.rows import all_rows, one_row
 
@@ -43,9 +45,10 @@ class TileSource:
 
     name: str
     table: str
+    # the first is the feature id (an integer column), kept as a property too
     columns: tuple[str, ...]
     # SQL text over alias ``t`` giving the code a caller's area must prefix;
-    # None: the layer has no area code and any valid token reads all of it
+    # None: the layer has no area code, and the area's outline decides
     area_code: str | None
     min_zoom: int
     polygons: bool
@@ -69,7 +72,7 @@ TILE_SOURCES: dict[str, TileSource] = {
             where="t.valid_to IS NULL",
             max_age_s=60,
         ),
-        # buildings carry no area code; any valid token reads them (see the module's note)
+        # buildings carry no area code: those meeting the caller's area outline are shown
         TileSource(
             "buildings",
             "buildings",
@@ -83,12 +86,21 @@ TILE_SOURCES: dict[str, TileSource] = {
             "incidents",
             "incidents",
             ("id", "status", "category_code", "grid_code", "level"),
-            "coalesce(t.community_code, t.street_code, t.district_code)::text",
+            CASE_AREA_CODE,
             min_zoom=10,
             polygons=False,
             where=_OPEN,
         ),
     )
+}
+
+
+# what each tile attribute holds, for TileJSON's vector_layers
+FIELD_TYPES: dict[str, str] = {
+    "id": "Number", "code": "String", "name": "String", "community_code": "String",
+    "worker_name": "String", "address": "String", "households": "Number", "residents": "Number",
+    "floors": "Number", "status": "String", "category_code": "String", "grid_code": "String",
+    "level": "String",
 }
 
 
@@ -120,11 +132,23 @@ def tile_address(layer: str, z: int, x: int, y: int) -> TileAddress:
     return TileAddress(source, z, x, y)
 
 
-def _in_area(source: TileSource) -> sql.Composable:
-    # the caller's area must prefix the row's code; layers without one are open
+# the outline of the caller's area, whichever level it is (each a primary-key lookup)
+_AREA_OUTLINE = """(SELECT geom FROM districts WHERE code = %(area)s
+    UNION ALL SELECT geom FROM streets WHERE code = %(area)s
+    UNION ALL SELECT geom FROM communities WHERE code = %(area)s)"""
+
+
+def _in_area(source: TileSource) -> tuple[sql.Composable, sql.Composable]:
+    """A FROM item to join and a condition over alias ``t``: the row is in the caller's area.
+
+    The area must prefix the row's code; rows without one must meet the
+    area's outline, joined once (ST_Intersects: the GiST index on the row's
+    geometry narrows, and PostGIS prepares the one outline for the exact tests).
+    """
     if not source.area_code:
-        return sql.SQL("true")
-    return sql.SQL("starts_with({}, %(area)s)").format(sql.SQL(source.area_code))
+        return (sql.SQL(", {} AS a").format(sql.SQL(_AREA_OUTLINE)),
+                sql.SQL("ST_Intersects(t.{}, a.geom)").format(sql.Identifier(source.geom)))
+    return sql.SQL(""), sql.SQL("starts_with({}, %(area)s)").format(sql.SQL(source.area_code))
 
 
 def _columns(source: TileSource) -> sql.Composable:
@@ -135,17 +159,19 @@ def _tile_query(source: TileSource) -> sql.Composed:
     projected = sql.SQL("ST_Transform(t.{}, 3857)").format(sql.Identifier(source.geom))
     if source.polygons:
         projected = sql.SQL("ST_Simplify({}, %(tolerance)s, true)").format(projected)
-    in_area, columns = _in_area(source), _columns(source)
+    (outline, in_area), columns = _in_area(source), _columns(source)
+    feature_id = source.columns[0]
     return sql.SQL("""
         WITH box AS (
             SELECT ST_TileEnvelope(%(z)s, %(x)s, %(y)s) AS merc,
                    ST_Transform(ST_TileEnvelope(%(z)s, %(x)s, %(y)s, margin => %(margin)s), 4326)
                    AS geo),
         feats AS (
-            SELECT ST_AsMVTGeom({projected}, box.merc, {extent}, {buffer}, true) AS mvt, {columns}
-            FROM {table} AS t, box
+            SELECT ST_AsMVTGeom({projected}, box.merc, {extent}, {buffer}, true) AS mvt,
+                   t.{id_column}, {columns}
+            FROM {table} AS t, box {outline}
             WHERE t.{geom} && box.geo AND {where} AND {in_area})
-        SELECT ST_AsMVT(feats, {layer}, {extent}, 'mvt') AS tile
+        SELECT ST_AsMVT(feats, {layer}, {extent}, 'mvt', {id_name}) AS tile
         FROM feats WHERE mvt IS NOT NULL""").format(
         projected=projected,
         extent=sql.Literal(EXTENT),
@@ -155,7 +181,12 @@ def _tile_query(source: TileSource) -> sql.Composed:
         geom=sql.Identifier(source.geom),
         where=sql.SQL(source.where),
         in_area=in_area,
+        outline=outline,
         layer=sql.Literal(source.name),
+        # ST_AsMVT takes the first column of this name as the MVT feature id
+        # and any later one (from {columns}) as a property
+        id_column=sql.Identifier(feature_id),
+        id_name=sql.Literal(feature_id),
     )
 
 
@@ -166,12 +197,12 @@ def _features_query(source: TileSource) -> sql.Composed:
     geom = sql.SQL("t.{}").format(sql.Identifier(source.geom))
     if source.polygons:
         geom = sql.SQL("ST_Simplify({}, %(tolerance)s, true)").format(geom)
-    in_area, columns = _in_area(source), _columns(source)
+    (outline, in_area), columns = _in_area(source), _columns(source)
     return sql.SQL("""
         SELECT ST_AsBinary({geom}) AS wkb, {columns}
-        FROM {table} AS t
+        FROM {table} AS t {outline}
         WHERE t.{column} && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326) AND {where} AND {in_area}""").format(
-        geom=geom, columns=columns, table=sql.Identifier(source.table),
+        geom=geom, columns=columns, table=sql.Identifier(source.table), outline=outline,
         column=sql.Identifier(source.geom), where=sql.SQL(source.where), in_area=in_area)
 
 

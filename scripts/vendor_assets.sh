@@ -99,6 +99,12 @@ vendor leaflet.vectorgrid@1.3.0 README.md dist/Leaflet.VectorGrid.bundled.min.js
 vendor @geoman-io/leaflet-geoman-free@2.20.2 LICENSE dist/leaflet-geoman.min.js \
     dist/leaflet-geoman.css
 
+# --- MapLibre GL JS: the vector-tile sample page (maps/static/maplibre.html) --
+# Version 6 ships ES modules only; the main module loads its worker module
+# from the same folder, so both must sit side by side. No source maps.
+vendor maplibre-gl@6.20.0 LICENSE.txt dist/maplibre-gl.mjs dist/maplibre-gl-worker.mjs \
+    dist/maplibre-gl.css
+
 # Neither tarball ships a licence file; record the terms their packages state.
 sed -n '/^## Legalese/,$p' "$WORK/leaflet.vectorgrid@1.3.0/package/README.md" \
     >"$DEST/leaflet.vectorgrid@1.3.0/LICENSE"

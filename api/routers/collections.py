@@ -1,21 +1,74 @@
-"""OGC API - Features style read access to every layer, as RFC 7946 GeoJSON."""
+"""OGC API - Features (Part 1 Core, GeoJSON) read access to every layer, as RFC 7946 GeoJSON.
+
+The standard asks for 400 on a bad or unknown query parameter where the rest
+of wangge answers 422, so these routes use :class:`OgcRoute`, which answers
+the same error body with status 400. A ``limit`` above the maximum is
+clamped, not refused (``/req/core/fc-limit-response-1``).
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 
+from api import errors
+from api.auth import optional_principal
 from api.deps import ConnDep
-from api.params import BBoxQuery, Limit, Offset
-from layers.errors import NotFound
-from layers.features import layer_extent, read_page
+from api.params import BBoxQuery
+from layers.errors import InvalidInput, NotFound
+from layers.features import layer_extent, read_feature, read_page
 from layers.registry import LAYERS, Layer
+from layers.tiles import TILE_SOURCES
 
-router = APIRouter(tags=["features"])
 GEOJSON = "application/geo+json"
+JSON = "application/json"
+MAX_LIMIT = 10_000
+DEFAULT_LIMIT = 1_000
+# the token query form is wangge's (map-wall URLs), f picks the media type
+_ITEMS_PARAMS = frozenset({"bbox", "limit", "offset", "f", "token"})
+_FEATURE_PARAMS = frozenset({"f", "token"})
+
+
+class OgcRoute(APIRoute):
+    """A route answering bad parameters with 400 (OGC API - Features) instead of 422."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """Wrap the handler: the usual error body, status 400."""
+        handler = super().get_route_handler()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                response = await errors.validation_error(request, exc)
+            except InvalidInput as exc:
+                response = await errors.domain_error(request, exc)
+            response.status_code = 400
+            return response
+
+        return answer
+
+
+router = APIRouter(tags=["features"], route_class=OgcRoute)
+BAD_PARAMETER: dict[int | str, dict[str, Any]] = {400: {"description": "a bad or unknown query parameter"}}
+
+
+def known_parameters(allowed: frozenset[str]) -> Callable[[Request], Coroutine[Any, Any, None]]:
+    """A dependency refusing query parameters the route does not define (``/req/core/query-param-unknown``)."""
+
+    async def check(request: Request) -> None:
+        unknown = sorted(set(request.query_params) - allowed)
+        if unknown:
+            raise InvalidInput(f"unknown query parameter {', '.join(unknown)}; "
+                               f"this route takes {', '.join(sorted(allowed))}")
+
+    return check
 
 
 async def layer_by_name(collection: Annotated[str, Path(max_length=64)]) -> Layer:
@@ -27,48 +80,114 @@ async def layer_by_name(collection: Annotated[str, Path(max_length=64)]) -> Laye
 
 
 LayerDep = Annotated[Layer, Depends(layer_by_name)]
+Limit = Annotated[int, Query(ge=1, description=f"features per page; above {MAX_LIMIT} counts as {MAX_LIMIT}",
+                             json_schema_extra={"maximum": MAX_LIMIT, "default": DEFAULT_LIMIT})]
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="features to skip")]
+Format = Annotated[Literal["geojson", "json"], Query(
+    description="geojson (application/geo+json, the default) or json (the same body as application/json)")]
+
+
+def _link(href: object, rel: str, media: str, title: str | None = None) -> dict[str, str]:
+    link = {"href": str(href), "rel": rel, "type": media}
+    if title:
+        link["title"] = title
+    return link
 
 
 def _describe(request: Request, layer: Layer, extent: Any = None) -> dict[str, Any]:
-    items = str(request.url_for("items", collection=layer.name))
+    items = request.url_for("items", collection=layer.name)
+    links = [
+        _link(request.url_for("collection", collection=layer.name), "self", JSON, layer.title),
+        _link(items, "items", GEOJSON, layer.title),
+    ]
+    if layer.name in TILE_SOURCES:
+        links.append(_link(request.url_for("tilejson", layer=layer.name), "describedby", JSON,
+                           f"{layer.title}: TileJSON of its vector tiles"))
     description: dict[str, Any] = {
         "id": layer.name, "title": layer.title, "itemType": "feature",
         "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
         "geometryType": layer.geometry_type,
-        "links": [{"href": items, "rel": "items", "type": GEOJSON, "title": layer.title}],
+        "links": links,
     }
     if extent is not None:
-        description["extent"] = {"spatial": {"bbox": [[extent.west, extent.south, extent.east, extent.north]]}}
+        description["extent"] = {"spatial": {
+            "bbox": [[extent.west, extent.south, extent.east, extent.north]],
+            "crs": "http://www.opengis.net/def/crs/OGC/1.3/CRS84"}}
     return description
 
 
-@router.get("/collections", summary="Every layer wangge serves")
+def _alternates(request: Request, media: str) -> list[dict[str, str]]:
+    """``self`` in the media type sent and ``alternate`` in the other one."""
+    other = JSON if media == GEOJSON else GEOJSON
+    return [_link(request.url, "self", media),
+            _link(request.url.include_query_params(f="json" if other == JSON else "geojson"), "alternate", other)]
+
+
+async def _caller_area(request: Request) -> str | None:
+    principal = await optional_principal(request)
+    return principal.area if principal else None
+
+
+@router.get("/collections", summary="Every layer wangge serves", responses=BAD_PARAMETER)
 async def collections(request: Request) -> dict[str, Any]:
     """List the collections with links to their items."""
     return {
         "collections": [_describe(request, layer) for layer in LAYERS.values()],
-        "links": [{"href": str(request.url), "rel": "self", "type": "application/json"}],
+        "links": [_link(request.url, "self", JSON)],
     }
 
 
-@router.get("/collections/{collection}", summary="One layer and its extent")
+@router.get("/collections/{collection}", name="collection", summary="One layer and its extent",
+            responses=BAD_PARAMETER)
 async def collection(request: Request, layer: LayerDep, conn: ConnDep) -> dict[str, Any]:
     """Describe one collection, with its spatial extent."""
     return _describe(request, layer, await layer_extent(conn, layer))
 
 
 @router.get("/collections/{collection}/items", name="items", summary="Features of a layer",
-            response_class=Response, responses={200: {"content": {GEOJSON: {}}}})
+            response_class=Response, responses={200: {"content": {GEOJSON: {}}}, **BAD_PARAMETER},
+            dependencies=[Depends(known_parameters(_ITEMS_PARAMS))])
 async def items(request: Request, layer: LayerDep, conn: ConnDep, bbox: BBoxQuery,
-                limit: Limit = 100, offset: Offset = 0) -> Response:
-    """Features meeting ``bbox``, ``limit`` at a time, with a ``next`` link while more follow."""
-    page = await read_page(conn, layer, bbox, limit, offset)
-    links = [{"href": str(request.url), "rel": "self", "type": GEOJSON}]
-    if page.more:
+                limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, f: Format = "geojson") -> Response:
+    """Features meeting ``bbox``, ``limit`` at a time, with ``numberMatched`` and a ``next`` link while more follow.
+
+    Cases (incidents) are shown in full only to a token whose area covers
+    them; anyone else sees category, status, grid and a point rounded to
+    about 100 m.
+    """
+    limit = min(limit, MAX_LIMIT)
+    page = await read_page(conn, layer, bbox, limit, offset, await _caller_area(request))
+    media = GEOJSON if f == "geojson" else JSON
+    links = [*_alternates(request, media),
+             _link(request.url_for("collection", collection=layer.name), "collection", JSON)]
+    if offset + page.returned < page.matched:
         following = request.url.include_query_params(offset=offset + limit, limit=limit)
-        links.append({"href": str(following), "rel": "next", "type": GEOJSON})
+        links.append(_link(following, "next", media))
+    if offset > 0:
+        previous = request.url.include_query_params(offset=max(0, offset - limit), limit=limit)
+        links.append(_link(previous, "prev", media))
     stamp = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     # the features arrive as GeoJSON text from PostGIS; only the envelope is written here
     body = (f'{{"type": "FeatureCollection", "features": [{page.features_json}], '
-            f'"numberReturned": {page.returned}, "timeStamp": "{stamp}", "links": {json.dumps(links)}}}')
-    return Response(body, media_type=GEOJSON)
+            f'"numberMatched": {page.matched}, "numberReturned": {page.returned}, '
+            f'"timeStamp": "{stamp}", "links": {json.dumps(links)}}}')
+    return Response(body, media_type=media, headers={"Vary": "Authorization, Cookie"})
+
+
+@router.get("/collections/{collection}/items/{feature_id}", name="feature", summary="One feature of a layer",
+            response_class=Response,
+            responses={200: {"content": {GEOJSON: {}}}, 404: {"description": "no such feature"},
+                       **BAD_PARAMETER},
+            dependencies=[Depends(known_parameters(_FEATURE_PARAMS))])
+async def feature(request: Request, layer: LayerDep, conn: ConnDep,
+                  feature_id: Annotated[str, Path(max_length=64)], f: Format = "geojson") -> Response:
+    """One feature by its id (a code for districts, streets and communities); 404 when there is none."""
+    text = await read_feature(conn, layer, feature_id, await _caller_area(request))
+    if text is None:
+        raise NotFound(f"no feature '{feature_id}' in collection '{layer.name}'")
+    media = GEOJSON if f == "geojson" else JSON
+    links = [*_alternates(request, media),
+             _link(request.url_for("collection", collection=layer.name), "collection", JSON)]
+    # splice the links into the feature PostGIS wrote, after its opening brace
+    body = f'{{"links": {json.dumps(links)}, {text[1:]}'
+    return Response(body, media_type=media, headers={"Vary": "Authorization, Cookie"})
