@@ -59,6 +59,29 @@ SPLIT_THE_LARGEST = """() => {
 }"""
 
 
+# Drag a vertex where three grids meet (so inside the community) by about 2.5 m,
+# as Geoman does: the dragged grid's own vertex moves and Geoman fires
+# pm:markerdragstart/-end; the page must move it in the other grids too.
+DRAG_A_SHARED_VERTEX = """() => {
+    const group = wanggePlanner.group, key = ll => ll.lat + "," + ll.lng, counts = new Map();
+    group.eachLayer(l => new Set(l.getLatLngs().flat(3).map(key))
+        .forEach(k => counts.set(k, (counts.get(k) || 0) + 1)));
+    const [lat, lng] = [...counts].find(([, n]) => n >= 3)[0].split(",").map(Number);
+    const from = L.latLng(lat, lng), to = L.latLng(lat + 1.5e-5, lng + 2e-5);
+    const layer = group.getLayers().find(l => l.getLatLngs().flat(3).some(p => p.equals(from, 0)));
+    const move = list => list.forEach((p, i) => Array.isArray(p) ? move(p) : (p.equals(from, 0) && (list[i] = to)));
+    layer.pm.enable();
+    layer.fire('pm:markerdragstart', {markerEvent: {target: {getLatLng: () => from}}});
+    const latlngs = layer.getLatLngs();
+    move(latlngs);
+    layer.setLatLngs(latlngs);
+    layer.fire('pm:markerdragend', {markerEvent: {target: {getLatLng: () => to}}});
+    layer.pm.disable();
+    const has = p => group.getLayers().filter(l => l.getLatLngs().flat(3).some(q => q.equals(p, 0))).length;
+    return [counts.get(key(from)), has(from), has(to)];
+}"""
+
+
 @pytest.fixture
 def planner_server(demo_rw: str) -> Iterator[tuple[str, str, str]]:
     """A server on loopback over a fresh demo database; yields base URL, community code, planner token."""
@@ -116,7 +139,8 @@ def check_and_shoot(page: Page, folder: Path, name: str) -> dict[str, str]:
     """Click check, wait for the report, screenshot it at every screen size; the verdict and counts."""
     page.click("#planner-submit")
     page.wait_for_selector("body[data-planner-state='reported']", state="attached")
-    found = {"verdict": page.inner_text("#planner-verdict"), "report": page.inner_text("#planner-report")}
+    found = {"proposal": page.inner_text("#planner-status"), "verdict": page.inner_text("#planner-verdict"),
+             "report": page.inner_text("#planner-report")}
     for width, height in SCREENS:
         page.set_viewport_size({"width": width, "height": height})
         shot = folder / f"planner-{name}-{width}x{height}.png"
@@ -126,7 +150,7 @@ def check_and_shoot(page: Page, folder: Path, name: str) -> dict[str, str]:
     return found
 
 
-def test_unedited_and_split_grids_check_ok(planner_server: tuple[str, str, str],
+def test_unedited_split_and_dragged_grids_check_ok(planner_server: tuple[str, str, str],
                                           tmp_path_factory: pytest.TempPathFactory) -> None:
     base, community, token = planner_server
     folder = tmp_path_factory.mktemp("screenshots")
@@ -145,9 +169,14 @@ def test_unedited_and_split_grids_check_ok(planner_server: tuple[str, str, str],
         split = check_and_shoot(page, folder, "split")
         rows = page.locator("#planner-workload tr").count()
         red = page.locator("path[stroke='#d7191c']").count()
+        shared, left_at_old, at_new = page.evaluate(DRAG_A_SHARED_VERTEX)
+        dragged = check_and_shoot(page, folder, "dragged")
         browser.close()
     print(f"screenshots in {folder}")
     assert errors == []
+    # three checks, three proposals: no verdict read is a stale one
+    assert [unedited["proposal"], split["proposal"], dragged["proposal"]] == [
+        f"report for proposal #{n}" for n in (1, 2, 3)]
     assert unedited["verdict"] == "OK: the grids tile the community", unedited["report"]
     assert "invalid edges: 0" in unedited["report"] and "gaps: 0" in unedited["report"]
     assert split_code and split_code.startswith(community) and split_code in status
@@ -156,3 +185,5 @@ def test_unedited_and_split_grids_check_ok(planner_server: tuple[str, str, str],
     assert split["verdict"] == "OK: the grids tile the community", split["report"]
     assert rows == len(after) + 1  # a header and one row per grid, the halves included
     assert red == 0
+    assert shared >= 3 and left_at_old == 0 and at_new == shared  # the vertex moved in every grid that had it
+    assert dragged["verdict"] == "OK: the grids tile the community", dragged["report"]

@@ -105,6 +105,7 @@
 
   function submit(map, group, reportLayer, config) {
     setStatus("checking…");
+    document.body.dataset.plannerState = "checking";  // so a waiting reader never takes the last report
     fetch(config.proposalsUrl, {
       method: "POST",
       credentials: "same-origin",
@@ -133,6 +134,7 @@
           L.geoJSON(f, {style: {color: "#2b83ba", weight: 2, fillOpacity: 0.08}}).eachLayer(function (layer) {
             layer.wanggeProps = {code: f.properties.code, name: f.properties.name};
             layer.bindTooltip(escapeHtml(f.properties.name + " " + f.properties.code));
+            followSharedVertices(group, layer);
             group.addLayer(layer);
           });
         });
@@ -204,13 +206,50 @@
         var piece = L.polygon(r.map(function (c) { return [c[1], c[0]]; }),
                               {color: "#2b83ba", weight: 2, fillOpacity: 0.08});
         piece.wanggeProps = {code: null, name: (props.name || "grid") + "-" + (n + 1)};
+        followSharedVertices(group, piece);
         group.addLayer(piece);
+        if (L.PM && L.PM.reInitLayer) { L.PM.reInitLayer(piece); }
       });
       done.push(props.code || props.name);
     });
     setStatus(done.length ? "split " + done.join(", ") + "; check the proposal"
                           : "the line must cross a grid edge to edge");
     return done;
+  }
+
+  /* A vertex dragged in one grid moves in every grid that shares it, as a
+   * topological editor does: neighbours keep one common vertex, so the edit
+   * leaves no gap and no overlap behind. */
+  function moveSharedVertex(group, dragged, from, to) {
+    var moved = [];
+    group.eachLayer(function (other) {
+      if (other === dragged || !other.getLatLngs) { return; }
+      var latlngs = other.getLatLngs(), changed = false;
+      (function visit(list) {
+        for (var i = 0; i < list.length; i += 1) {
+          if (Array.isArray(list[i])) { visit(list[i]); } else if (list[i].equals(from, 0)) {
+            list[i] = L.latLng(to.lat, to.lng);
+            changed = true;
+          }
+        }
+      }(latlngs));
+      if (!changed) { return; }
+      var editing = other.pm && other.pm.enabled();
+      if (editing) { other.pm.disable(); }
+      other.setLatLngs(latlngs);
+      if (editing) { other.pm.enable(); }
+      moved.push((other.wanggeProps || {}).code);
+    });
+    return moved;
+  }
+
+  function followSharedVertices(group, layer) {
+    var from = null;
+    layer.on("pm:markerdragstart", function (e) { from = L.latLng(e.markerEvent.target.getLatLng()); });
+    layer.on("pm:markerdragend", function (e) {
+      if (from) { moveSharedVertex(group, layer, from, e.markerEvent.target.getLatLng()); }
+      from = null;
+    });
   }
 
   function start(map, group, config) {
@@ -238,5 +277,6 @@
     }).catch(function (err) { setStatus("could not load grids: " + err); });
   }
 
-  window.wanggePlanner = {start: start, gridFeatures: gridFeatures, splitWith: splitWith, splitRing: splitRing};
+  window.wanggePlanner = {start: start, gridFeatures: gridFeatures, splitWith: splitWith, splitRing: splitRing,
+                          moveSharedVertex: moveSharedVertex};
 }());
