@@ -148,6 +148,9 @@ class EmbeddedCluster:
             return self.password_file.read_text(encoding="utf-8").strip() or None
         except FileNotFoundError:
             return None
+        except PermissionError:
+            raise StoreUnavailable(f"{self.password_file} belongs to another user; run wangge as the user "
+                                   "who created the cluster") from None
 
     def url(self, dbname: str = "wangge") -> str:
         """Return the SQLAlchemy/psycopg URL of ``dbname`` in this cluster, password included."""
@@ -173,6 +176,7 @@ class EmbeddedCluster:
             os.chown(self.datadir, owner.pw_uid, owner.pw_gid)
         self.datadir.chmod(0o700)
         password = secrets.token_urlsafe(24)
+        self._write_password(password)  # first: a cluster whose password was never kept would be locked
         # initdb reads the password from a file the cluster's owner can read; it lives a moment only
         fd, pwfile = tempfile.mkstemp(prefix="wangge-pw-")
         try:
@@ -189,14 +193,16 @@ class EmbeddedCluster:
             os.unlink(pwfile)
         if result.returncode != 0:
             raise StoreUnavailable(f"initdb failed:\n{result.stderr[-2000:]}")
-        self._write_password(password)
 
     def _hba(self) -> Path:
         return self.datadir / "pg_hba.conf"
 
     def _trusts(self) -> bool:
         """Whether ``pg_hba.conf`` lets anyone in without a password (an older wangge's cluster)."""
-        lines = self._hba().read_text(encoding="utf-8").splitlines()
+        try:
+            lines = self._hba().read_text(encoding="utf-8").splitlines()
+        except PermissionError:  # another user's cluster: it cannot be changed from here anyway
+            return False
         return any(re.search(r"\btrust\b", line.split("#", 1)[0]) for line in lines)
 
     def _require_password(self) -> None:
