@@ -67,10 +67,16 @@ def _run(args: list[str], env: dict[str, str], what: str) -> None:
 
 
 def backup(url: str, path: Path) -> None:
-    """Write the database at ``url`` to ``path`` (pg_dump custom format, compressed)."""
+    """Write the database at ``url`` to ``path`` (pg_dump custom format, compressed), readable by its owner only.
+
+    A backup holds everything, the token-signing secret too, so it is
+    created with mode 0600 (pg_dump keeps the mode of the file it is given).
+    """
     conninfo, env = _tool_args(url)
     part = path.with_name(path.name + ".part")
+    part.unlink(missing_ok=True)
     try:
+        os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         _run([_tool("pg_dump"), "--format=custom", "--file", str(part), "--dbname", conninfo],
              env, "pg_dump")
         os.replace(part, path)

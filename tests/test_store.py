@@ -118,6 +118,7 @@ def test_backup_then_restore_brings_back_the_same_rows(demo_rw: str, tmp_path: P
     dump = tmp_path / "wangge.dump"
     _wangge_db(settings, "backup", str(dump))
     assert dump.read_bytes()[:5] == b"PGDMP"  # pg_dump's custom format
+    assert stat.S_IMODE(dump.stat().st_mode) == 0o600  # it holds the token secret too
     with psycopg.connect(demo_rw) as conn:
         conn.execute("DELETE FROM buildings WHERE id % 2 = 0")
         conn.execute("UPDATE teams SET status = 'off_duty'")
