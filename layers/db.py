@@ -19,7 +19,7 @@ from layers.errors import Conflict, InvalidInput, StoreError
 
 log = logging.getLogger(__name__)
 
-POOL_WAIT_S = 5.0  # longest wait for a pooled connection before the request is answered 503
+POOL_WAIT_S = 10.0  # longest wait for a pooled connection before the request is answered 503
 
 
 async def open_pool(url: str, min_size: int, max_size: int) -> AsyncConnectionPool:
