@@ -129,6 +129,10 @@ async def update_positions(conn: AsyncConnection, positions: list[Position], are
     if len(set(ids)) != len(ids):
         raise InvalidInput("each team may appear once per batch")
     async with conn.transaction():
+        # lock in id order first: concurrent batches over the same teams then
+        # queue instead of deadlocking (the UPDATE's own order follows the
+        # table's physical order, which every update changes)
+        await conn.execute("SELECT 1 FROM teams WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (sorted(ids),))
         rows = await all_rows(conn, """
             UPDATE teams AS t
             SET position = ST_SetSRID(ST_MakePoint(u.lon, u.lat), 4326),

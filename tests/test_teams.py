@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import psycopg
 import pytest
 import shapely
 from fastapi.testclient import TestClient
+from psycopg.rows import dict_row
 from pyproj import Geod, Transformer
 from shapely.geometry import Point
 
+from layers import teams
 from layers.demo.build import District
 from layers.teams import TEAM_AREA_MARGIN_M
 from tests.conftest import auth
@@ -146,3 +150,20 @@ def test_bad_position_bodies_are_422(client_rw: TestClient, body: dict) -> None:
     headers = auth(client_rw, "dispatcher")
     path = "/teams/positions" if "positions" in body else "/teams/1/position"
     assert client_rw.put(path, json=body, headers=headers).status_code == 422
+
+
+def test_concurrent_batches_over_the_same_teams_never_deadlock(demo_rw: str) -> None:
+    """Four consoles sending overlapping batches at once: every batch lands (no deadlock, no 503)."""
+    with psycopg.connect(demo_rw) as conn:
+        start = _positions(conn, range(1, 301))
+    batches = [[teams.Position(i, lon + 1e-5 * (k + 1), lat) for i, (lon, lat) in sorted(start.items())]
+               for k in range(4)]
+
+    async def console(batch: list[teams.Position]) -> int:
+        async with await psycopg.AsyncConnection.connect(demo_rw, autocommit=True, row_factory=dict_row) as conn:
+            return sum([await teams.update_positions(conn, batch, "340111") for _ in range(20)])
+
+    async def all_consoles() -> list[int]:
+        return await asyncio.gather(*(console(batch) for batch in batches))
+
+    assert asyncio.run(all_consoles()) == [20 * 300] * 4
