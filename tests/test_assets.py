@@ -278,3 +278,20 @@ def test_localize_reaches_plugins_nested_in_layers() -> None:
     html = m.get_root().render()
     assert unknown_external_urls(html) == []
     assert "/static/vendor/leaflet.markercluster@1.1.0/dist/leaflet.markercluster.js" in html
+
+
+def test_the_maplibre_sample_page_loads_only_vendored_files() -> None:
+    page = STATIC_DIR / "maplibre.html"
+    html = page.read_text(encoding="utf-8")
+    assert unknown_external_urls(html) == []
+    # stylesheet links and the ES module import, each a vendored file that exists
+    wanted = re.findall(r'(?:href|from)\s*=?\s*"(/static/[^"]+)"', html)
+    assert any(u.endswith("maplibre-gl.mjs") for u in wanted) and any(u.endswith(".css") for u in wanted)
+    for url in wanted:
+        assert (STATIC_DIR / url.removeprefix(f"{STATIC_URL_PREFIX}/")).is_file(), url
+    # MapLibre 6 loads its worker module from beside the main module
+    module = next(u for u in wanted if u.endswith("maplibre-gl.mjs"))
+    assert (STATIC_DIR / module.removeprefix(f"{STATIC_URL_PREFIX}/")).with_name("maplibre-gl-worker.mjs").is_file()
+    # its stylesheet's images are inline data: URIs, nothing to fetch
+    urls = re.findall(r"url\(\s*['\"]?([^'\")]*)", (VENDOR_DIR / "maplibre-gl@6.20.0/dist/maplibre-gl.css").read_text())
+    assert urls and all(u.startswith("data:") for u in urls)
