@@ -98,3 +98,14 @@ def test_declared_error_statuses_exist_in_the_readme_table(document: dict) -> No
     declared = {int(s) for _, _, op in _operations(document) for s in op["responses"] if int(s) >= 400}
     for status in declared:
         assert f"| {status} " in readme, f"README's error table lacks {status}"
+
+
+def test_routes_with_their_own_error_format_keep_it(document: dict) -> None:
+    """Open311 answers errors as its list and bad parameters as 400; OGC API answers them as 400."""
+    for path, op in [(p, o) for m, p, o in _operations(document) if p.startswith("/open311/")]:
+        assert "422" not in op["responses"], path
+        for status in op["responses"]:
+            if int(status) >= 400 and status != "413":
+                assert _schema(op, status) != ERROR, (path, status)
+    items = document["paths"]["/collections/{collection}/items"]["get"]["responses"]
+    assert "422" not in items and _schema({"responses": items}, "400") == ERROR
