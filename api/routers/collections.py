@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 
 from api import errors
-from api.auth import optional_principal
+from api.auth import Principal, optional_principal
 from api.deps import ConnDep
 from api.params import BBoxQuery
 from layers.errors import InvalidInput, NotFound
@@ -123,9 +123,8 @@ def _alternates(request: Request, media: str) -> list[dict[str, str]]:
             _link(request.url.include_query_params(f="json" if other == JSON else "geojson"), "alternate", other)]
 
 
-async def _caller_area(request: Request) -> str | None:
-    principal = await optional_principal(request)
-    return principal.area if principal else None
+# the caller, if a token came along: it decides which cases are shown in full
+Caller = Annotated[Principal | None, Depends(optional_principal)]
 
 
 @router.get("/collections", summary="Every layer wangge serves", responses=BAD_PARAMETER)
@@ -147,7 +146,7 @@ async def collection(request: Request, layer: LayerDep, conn: ConnDep) -> dict[s
 @router.get("/collections/{collection}/items", name="items", summary="Features of a layer",
             response_class=Response, responses={200: {"content": {GEOJSON: {}}}, **BAD_PARAMETER},
             dependencies=[Depends(known_parameters(_ITEMS_PARAMS))])
-async def items(request: Request, layer: LayerDep, conn: ConnDep, bbox: BBoxQuery,
+async def items(request: Request, layer: LayerDep, conn: ConnDep, bbox: BBoxQuery, caller: Caller,
                 limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, f: Format = "geojson") -> Response:
     """Features meeting ``bbox``, ``limit`` at a time, with ``numberMatched`` and a ``next`` link while more follow.
 
@@ -156,7 +155,7 @@ async def items(request: Request, layer: LayerDep, conn: ConnDep, bbox: BBoxQuer
     about 100 m.
     """
     limit = min(limit, MAX_LIMIT)
-    page = await read_page(conn, layer, bbox, limit, offset, await _caller_area(request))
+    page = await read_page(conn, layer, bbox, limit, offset, caller.area if caller else None)
     media = GEOJSON if f == "geojson" else JSON
     links = [*_alternates(request, media),
              _link(request.url_for("collection", collection=layer.name), "collection", JSON)]
@@ -179,10 +178,10 @@ async def items(request: Request, layer: LayerDep, conn: ConnDep, bbox: BBoxQuer
             responses={200: {"content": {GEOJSON: {}}}, 404: {"description": "no such feature"},
                        **BAD_PARAMETER},
             dependencies=[Depends(known_parameters(_FEATURE_PARAMS))])
-async def feature(request: Request, layer: LayerDep, conn: ConnDep,
+async def feature(request: Request, layer: LayerDep, conn: ConnDep, caller: Caller,
                   feature_id: Annotated[str, Path(max_length=64)], f: Format = "geojson") -> Response:
     """One feature by its id (a code for districts, streets and communities); 404 when there is none."""
-    text = await read_feature(conn, layer, feature_id, await _caller_area(request))
+    text = await read_feature(conn, layer, feature_id, caller.area if caller else None)
     if text is None:
         raise NotFound(f"no feature '{feature_id}' in collection '{layer.name}'")
     media = GEOJSON if f == "geojson" else JSON
