@@ -11,10 +11,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from tqdm import tqdm
 
 from api.cli_report import print_result
 from api.settings import Settings
@@ -24,7 +25,7 @@ from layers.io.district import DistrictInfo, init_district
 from layers.io.export import Format, export, export_order
 from layers.io.problems import ImportRefused
 from layers.io.read import Options
-from layers.io.service import ImportResult, WriteOptions, import_layer
+from layers.io.service import ImportResult, Progress, WriteOptions, import_layer
 from layers.io.spec import LAYERS, layer_spec
 from layers.io.template import write_template
 
@@ -63,21 +64,25 @@ def _read_options(args: argparse.Namespace) -> Options:
                    make_valid=args.make_valid, drop_z=args.drop_z, timezone=args.timezone)
 
 
-class _Stages:
-    """Prints each stage with its time once it took a second, so long imports show they move."""
+class _Bar(Progress):
+    """A tqdm bar per stage on standard error, drawn only once the stage has taken a second."""
 
     def __init__(self) -> None:
-        self.name, self.started = "", time.monotonic()
+        self._bar: tqdm | None = None
 
-    def __call__(self, name: str) -> None:
+    def stage(self, name: str, total: int | None = None) -> None:
         self.close()
-        self.name, self.started = name, time.monotonic()
-        print(f"  {name} …", file=sys.stderr, flush=True)
+        self._bar = tqdm(total=total, desc=f"{name:<9}", unit=" rows", delay=1.0, file=sys.stderr,
+                         leave=False, dynamic_ncols=True)
+
+    def advance(self, rows: int) -> None:
+        if self._bar is not None:
+            self._bar.update(rows)
 
     def close(self) -> None:
-        took = time.monotonic() - self.started
-        if self.name and took >= 1:
-            print(f"  {self.name}: {took:.1f} s", file=sys.stderr, flush=True)
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
 def _finish(result: ImportResult, report: str | None) -> None:
@@ -106,14 +111,14 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
     write = WriteOptions(dry_run=args.dry_run, replace=args.replace, actor="cli",
                          **({"valid_from": valid_from} if valid_from else {}))
     store = open_store(settings)
-    stages = _Stages()
+    bar = _Bar()
     try:
-        result = import_layer(store.url, Path(args.file), spec, _read_options(args), write, stages)
+        result = import_layer(store.url, Path(args.file), spec, _read_options(args), write, bar)
     except ImportRefused as exc:
         print(f"wangge import: {exc}", file=sys.stderr)
         raise SystemExit(1) from None
     finally:
-        stages.close()
+        bar.close()
         store.close()
     _finish(result, args.report)
 

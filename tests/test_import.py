@@ -22,7 +22,7 @@ from api.cli import main
 from layers import migrate
 from layers.cluster import EmbeddedCluster
 from tests import district_files as df
-from tests.conftest import make_client
+from tests.conftest import auth, make_client
 
 ORDER = ("streets", "communities", "grids", "cameras", "buildings", "waterlogging_points", "stall_zones", "teams")
 CRS_FLAGS = {"grids": ["--crs", "gcj02"], "cameras": ["--crs", "bd09"], "teams": ["--crs", "wgs84"]}
@@ -177,6 +177,17 @@ def test_two_districts_in_one_database(pg_cluster: EmbeddedCluster, files: dict[
             assert answer["district"]["code"] == district
             expected = next(c for c, g in truth.grids.items() if g.covers(p))
             assert answer["grid"]["code"] == expected
+        # walls and tokens by district: each district's operator sees its own wall only
+        own = client.get("/maps/district/510104", headers=auth(client, "operator", "510104"))
+        assert own.status_code == 200 and "510104" in own.text
+        assert client.get("/maps/district/510104", headers=auth(client, "operator", df.CODE)).status_code == 403
+        # a case filed in the second district lands there, with its own grid and a team of its own if any
+        p = df.points_inside(other, 1, seed=6)[0]
+        case = client.post("/incidents", headers={**auth(client, "dispatcher", "510104"), "Idempotency-Key": "two-1"},
+                           json={"category": "01.01", "channel": "hotline", "description": "暴露垃圾",
+                                 "location": {"lon": p.x, "lat": p.y}})
+        assert case.status_code == 201, case.text
+        assert case.json()["district"]["code"] == "510104"
     pg_cluster.drop_database("two_districts")
 
 

@@ -14,6 +14,7 @@ and counted in a warning.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,7 +80,8 @@ def locate_in_time(grids: _Grids, points: np.ndarray, at: np.ndarray) -> tuple[n
     return chosen, early
 
 
-def write_history(conn: psycopg.Connection, table: Table, store: Store, source: str) -> tuple[Counts, int]:
+def write_history(conn: psycopg.Connection, table: Table, store: Store, source: str,
+                  done: Callable[[int], None] | None = None) -> tuple[Counts, int]:
     """COPY the table's cases in; return the counts and how many predate every grid version."""
     cols, n = table.columns, len(table)
     territory_codes = list(store.districts)
@@ -114,7 +116,7 @@ def write_history(conn: psycopg.Connection, table: Table, store: Store, source: 
     conn.execute("SET LOCAL timezone = 'UTC'")
     with deferred_indexes(conn, ("incidents", "incident_events"), len(idx)), \
             checked_references(conn, ("incidents",)):
-        _insert(conn, "incidents", {c: rows[c] for c in _COLUMNS})
+        _insert(conn, "incidents", {c: rows[c] for c in _COLUMNS}, done)
         _insert(conn, "incident_events", events)
     counts.inserted = len(idx)
     return counts, int(early.sum())
@@ -179,7 +181,8 @@ def array_literal(values: np.ndarray, kind: str) -> str:
     return "{" + quoted.replace(f'"{_NULL}"', "NULL") + "}"
 
 
-def _insert(conn: psycopg.Connection, target: str, columns: dict[str, np.ndarray]) -> None:
+def _insert(conn: psycopg.Connection, target: str, columns: dict[str, np.ndarray],
+            done: Callable[[int], None] | None = None) -> None:
     """INSERT ... SELECT FROM unnest(arrays): one set-based statement per chunk, no text formatting."""
     names = list(columns)
     sources = sql.SQL(", ").join(
@@ -198,5 +201,7 @@ def _insert(conn: psycopg.Connection, target: str, columns: dict[str, np.ndarray
         sql.Identifier(target), sql.SQL(", ").join(map(sql.Identifier, stored)),
         sql.SQL(", ").join(value(n) for n in stored), sources, aliases)
     for start in range(0, len(next(iter(columns.values()))), CHUNK):
-        conn.execute(statement, [array_literal(columns[n][start:start + CHUNK], _TYPES.get(n, "text"))
-                                 for n in names])
+        chunk = [array_literal(columns[n][start:start + CHUNK], _TYPES.get(n, "text")) for n in names]
+        conn.execute(statement, chunk)
+        if done:
+            done(min(CHUNK, len(columns[names[0]]) - start))

@@ -9,7 +9,6 @@ and the write happens only when no check failed (and not on a dry run).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -26,8 +25,21 @@ from layers.io.read import Options, Table, read_table
 from layers.io.spec import LayerSpec
 from layers.io.write import EPOCH, Counts, record_import, upsert, write_grids
 
-Step = Callable[[str], None]
-"""Told the name of each stage as it starts (the CLI shows it beside a progress bar)."""
+
+class Progress:
+    """Told each stage as it starts (with its size when known) and the rows done; says nothing itself.
+
+    The CLI's subclass draws a progress bar for any stage that lasts over a second.
+    """
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        """A stage begins: ``name``, and how many rows it will go through when known."""
+
+    def advance(self, rows: int) -> None:
+        """``rows`` more rows of the current stage are done."""
+
+    def close(self) -> None:
+        """Everything is done."""
 
 
 @dataclass
@@ -86,13 +98,13 @@ def _extra_checks(table: Table) -> None:
             table.problems.error("times", message, rows[bad], table.codes[bad], field_name=name)
 
 
-def import_table(conn: psycopg.Connection, table: Table, options: WriteOptions, step: Step | None = None,
-                 ) -> ImportResult:
+def import_table(conn: psycopg.Connection, table: Table, options: WriteOptions,
+                 progress: Progress | None = None) -> ImportResult:
     """Check ``table`` against the store on ``conn`` and write it in the caller's transaction."""
-    tell = step or (lambda _name: None)
+    progress = progress or Progress()
     result = ImportResult(table.spec.name, table.source, table.crs.name, len(table), table.problems,
                           options.dry_run)
-    tell("checking")
+    progress.stage("checking", len(table))
     store = load_store(conn, table.spec, table)
     run_checks(table, store, options.replace)
     _extra_checks(table)
@@ -101,9 +113,9 @@ def import_table(conn: psycopg.Connection, table: Table, options: WriteOptions, 
     if options.dry_run:
         result.notes.append("dry run: nothing written")
         return result
-    tell("writing")
+    progress.stage("writing", len(table))
     if table.spec.name == "incidents":
-        result.counts, early = write_history(conn, table, store, table.source)
+        result.counts, early = write_history(conn, table, store, table.source, progress.advance)
         if early:
             result.problems.warning("before_grids", f"{early} case(s) predate every grid version at their "
                                     "point and were keyed to the earliest one")
@@ -118,13 +130,14 @@ def import_table(conn: psycopg.Connection, table: Table, options: WriteOptions, 
 
 
 def import_layer(url: str, path: Path, spec: LayerSpec, read: Options, write: WriteOptions,
-                 step: Step | None = None) -> ImportResult:
+                 progress: Progress | None = None) -> ImportResult:
     """Read ``path`` as ``spec`` and import it into the database at ``url`` in one transaction."""
-    (step or (lambda _name: None))("reading")
+    progress = progress or Progress()
+    progress.stage("reading")
     table = read_table(path, spec, read)
     try:
         with psycopg.connect(url) as conn, conn.transaction():
-            result = import_table(conn, table, write, step)
+            result = import_table(conn, table, write, progress)
             if not result.ok or write.dry_run:
                 raise Rollback(result)
     except Rollback as stop:
