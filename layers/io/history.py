@@ -15,6 +15,7 @@ and counted in a warning.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -194,14 +195,26 @@ def _insert(conn: psycopg.Connection, target: str, columns: dict[str, np.ndarray
         if name in _EXPRESSIONS:
             return sql.SQL(_EXPRESSIONS[name])
         if _TYPES.get(name) == "bigint" and name not in ("id", "incident_id"):
-            return sql.SQL("to_timestamp(u.{} / 1e6)").format(sql.Identifier(name))
+            # integer microseconds: exact, where a division would round through a double
+            return sql.SQL("'epoch'::timestamptz + u.{} * interval '1 microsecond'").format(sql.Identifier(name))
         return sql.SQL("u.{}").format(sql.Identifier(name))
 
     statement = sql.SQL("INSERT INTO {} ({}) SELECT {} FROM unnest({}) AS u({})").format(
         sql.Identifier(target), sql.SQL(", ").join(map(sql.Identifier, stored)),
         sql.SQL(", ").join(value(n) for n in stored), sources, aliases)
-    for start in range(0, len(next(iter(columns.values()))), CHUNK):
-        chunk = [array_literal(columns[n][start:start + CHUNK], _TYPES.get(n, "text")) for n in names]
-        conn.execute(statement, chunk)
-        if done:
-            done(min(CHUNK, len(columns[names[0]]) - start))
+    total = len(columns[names[0]])
+
+    def literals(start: int) -> list[str]:
+        return [array_literal(columns[n][start:start + CHUNK], _TYPES.get(n, "text")) for n in names]
+
+    # the next chunk's text is built in a thread while the database stores this one (psycopg
+    # waits for the server without holding the GIL), so both cores work
+    with ThreadPoolExecutor(max_workers=1) as builder:
+        pending = builder.submit(literals, 0)
+        for start in range(0, total, CHUNK):
+            chunk = pending.result()
+            if start + CHUNK < total:
+                pending = builder.submit(literals, start + CHUNK)
+            conn.execute(statement, chunk)
+            if done:
+                done(min(CHUNK, total - start))
