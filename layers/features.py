@@ -15,6 +15,7 @@ shown, so narrowing boxes cannot find the true position either.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from psycopg import AsyncConnection, sql
 
@@ -51,6 +52,22 @@ GUARDS: dict[str, Guard] = {
 }
 
 
+TIME_COLUMNS: dict[str, str] = {"incidents": "reported_at", "teams": "position_at",
+                                "waterlogging_points": "level_at"}
+"""The instant each feature stands for, for the ``datetime`` filter; the other layers have none and ignore it."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A closed time interval; None at either end means unbounded."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+ANY_TIME = Interval()
+
+
 @dataclass(frozen=True)
 class FeaturePage:
     """A page of features as GeoJSON text, how many it holds and how many match in all."""
@@ -76,9 +93,29 @@ def _shown(layer: Layer) -> tuple[sql.Composable, sql.Composable]:
     return full, snapped
 
 
-def _filters(layer: Layer, shown: sql.Composable, by: str) -> sql.Composable:
+def _moment(layer: Layer, full: sql.Composable) -> sql.Composable | None:
+    """SQL over alias ``t``: the instant the ``datetime`` filter tests, None for layers without one.
+
+    The public view of a guarded row is tested to the hour only, so narrowing
+    intervals cannot recover its exact time either.
+    """
+    column = TIME_COLUMNS.get(layer.name)
+    if column is None:
+        return None
+    moment = sql.SQL("t.{}").format(sql.Identifier(column))
+    if layer.name not in GUARDS:
+        return moment
+    return sql.SQL("CASE WHEN {full} THEN {moment} ELSE date_trunc('hour', {moment}) END").format(
+        full=full, moment=moment)
+
+
+def _filters(layer: Layer, full: sql.Composable, shown: sql.Composable, by: str) -> sql.Composable:
     geom = sql.Identifier(layer.geom)
     filters: list[sql.Composable] = [sql.SQL("true")]
+    moment = _moment(layer, full)
+    if by != "id" and moment is not None:
+        filters.append(sql.SQL("(%(t0)s::timestamptz IS NULL OR {m} >= %(t0)s) "
+                               "AND (%(t1)s::timestamptz IS NULL OR {m} <= %(t1)s)").format(m=moment))
     if by == "id":
         filters.append(sql.SQL("t.{} = %(fid)s").format(sql.Identifier(layer.id_column)))
     elif by == "bbox":
@@ -108,7 +145,7 @@ def _properties(layer: Layer) -> sql.Composable:
 def _items_query(layer: Layer, by: str) -> sql.Composed:
     """The page query; ``by`` is ``bbox``, ``id`` (one feature) or ``all`` (no spatial test at all)."""
     full, shown = _shown(layer)
-    where = _filters(layer, shown, by)
+    where = _filters(layer, full, shown, by)
     return sql.SQL("""
         WITH page AS (
             SELECT t.*, {full} AS {full_name}, {shown} AS {shown_name} FROM {table} AS t
@@ -133,14 +170,15 @@ _ITEMS_QUERIES = {(name, by): _items_query(layer, by) for name, layer in LAYERS.
 
 
 async def read_page(conn: AsyncConnection, layer: Layer, bbox: BBox, limit: int, offset: int,
-                    area: str | None = None) -> FeaturePage:
-    """Return up to ``limit`` features of ``layer`` meeting ``bbox``, skipping ``offset``.
+                    area: str | None = None, when: Interval = ANY_TIME) -> FeaturePage:
+    """Return up to ``limit`` features of ``layer`` meeting ``bbox`` and ``when``, skipping ``offset``.
 
     ``area`` is the caller's area (None without a token): it decides which
-    guarded rows are shown in full.
+    guarded rows are shown in full. ``when`` applies to layers in
+    :data:`TIME_COLUMNS` only.
     """
     params = {"w": bbox.west, "s": bbox.south, "e": bbox.east, "n": bbox.north,
-              "limit": limit, "offset": offset, "area": area}
+              "limit": limit, "offset": offset, "area": area, "t0": when.start, "t1": when.end}
     whole_world = bbox.west <= -180 and bbox.south <= -90 and bbox.east >= 180 and bbox.north >= 90
     row = await one_row(conn, _ITEMS_QUERIES[layer.name, "all" if whole_world else "bbox"], params)
     if row is None:  # an aggregate always answers one row; this keeps the type checker honest

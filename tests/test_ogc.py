@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from shapely.geometry import shape
 
 from layers.registry import LAYERS
+from tests.conftest import auth
 from tests.live_server import serving_process
 
 CORE = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"
@@ -146,3 +147,38 @@ def test_gdal_reads_every_layer(base_url: str, sync_ro: psycopg.Connection,
     gdal_problems = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert gdal_problems == []
     assert "ERROR" not in capfd.readouterr().err
+
+
+def test_datetime_filters_cases_by_report_time(client_ro: TestClient, sync_ro: psycopg.Connection) -> None:
+    row = sync_ro.execute("SELECT min(reported_at), max(reported_at) FROM incidents").fetchone()
+    assert row is not None
+    first, last = row
+    middle = first + (last - first) / 2
+    stamp = middle.isoformat()
+    expected = sync_ro.execute("SELECT count(*) FROM incidents WHERE reported_at <= %s", (middle,)).fetchone()
+    headers = auth(client_ro, "operator")
+    for query in (f"../{stamp}", f"/{stamp}"):
+        body = client_ro.get("/collections/incidents/items", params={"datetime": query, "limit": 1},
+                             headers=headers).json()
+        assert body["numberMatched"] == expected[0]  # type: ignore[index]
+    after = client_ro.get("/collections/incidents/items", params={"datetime": f"{stamp}/..", "limit": 1},
+                          headers=headers).json()
+    assert 0 < after["numberMatched"] < _sql_count(sync_ro, "incidents")
+    # a layer without a time of its own ignores the filter
+    grids = client_ro.get("/collections/grids/items", params={"datetime": f"{stamp}/..", "limit": 1}).json()
+    assert grids["numberMatched"] == _sql_count(sync_ro, "grids")
+
+
+def test_a_date_is_the_whole_day_in_china_time(client_ro: TestClient, sync_ro: psycopg.Connection) -> None:
+    day = sync_ro.execute("SELECT (max(reported_at) AT TIME ZONE 'Asia/Shanghai')::date FROM incidents").fetchone()[0]  # type: ignore[index]
+    expected = sync_ro.execute("SELECT count(*) FROM incidents WHERE (reported_at AT TIME ZONE 'Asia/Shanghai')::date "
+                               "= %s", (day,)).fetchone()[0]  # type: ignore[index]
+    body = client_ro.get(f"/collections/incidents/items?datetime={day.isoformat()}&limit=1",
+                         headers=auth(client_ro, "operator")).json()
+    assert body["numberMatched"] == expected > 0
+
+
+@pytest.mark.parametrize("value", ["yesterday", "2024-05-02/2024-05-01", "2024-13-01", "a/b"])
+def test_bad_datetime_is_400(client_ro: TestClient, value: str) -> None:
+    response = client_ro.get("/collections/incidents/items", params={"datetime": value})
+    assert response.status_code == 400 and response.json()["detail"]

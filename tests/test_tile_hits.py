@@ -56,3 +56,12 @@ def test_the_fast_path_never_skips_the_token_or_the_area(client_rw: TestClient) 
     street_codes = {f["properties"]["code"] for f in mapbox_vector_tile.decode(mine.content)["grids"]["features"]}
     assert street_codes and all(code.startswith(street) for code in street_codes)
     assert street_codes < codes or len(codes) == len(street_codes)
+
+
+def test_head_on_a_cached_tile_is_the_hit_without_a_body(client_rw: TestClient) -> None:
+    headers = auth(client_rw, "operator")
+    first = client_rw.get(TILE, headers=headers)
+    head = client_rw.head(TILE, headers=headers)
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["etag"] == first.headers["etag"]
+    assert head.headers["content-length"] == first.headers["content-length"]

@@ -3,6 +3,8 @@ feeds only within the token's area (buildings by the area's outline, checked aga
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import mapbox_vector_tile
 import psycopg
 import pytest
@@ -162,3 +164,17 @@ def test_live_feeds_stay_inside_the_tokens_area(client_ro: TestClient, sync_ro: 
     assert cases and all(f["properties"]["grid_code"].startswith(street) for f in cases)
     other = sync_ro.execute("SELECT code FROM streets WHERE code <> %s LIMIT 1", (street,)).fetchone()[0]  # type: ignore[index]
     assert client_ro.get(f"/live/{other}/cases?{everywhere}", headers=headers).status_code == 403
+
+
+def test_narrow_time_windows_cannot_find_the_report_time(client_ro: TestClient, sync_ro: psycopg.Connection) -> None:
+    rows = sync_ro.execute("SELECT id, reported_at FROM incidents WHERE extract(minute FROM reported_at) BETWEEN 5 "
+                           "AND 55 ORDER BY id LIMIT 5").fetchall()
+    assert rows
+    for case_id, reported in rows:
+        window = {"datetime": f"{(reported - timedelta(seconds=1)).isoformat()}/"
+                              f"{(reported + timedelta(seconds=1)).isoformat()}", "limit": 10000}
+        anonymous = client_ro.get("/collections/incidents/items", params=window).json()["features"]
+        assert case_id not in {f["id"] for f in anonymous}
+        covering = client_ro.get("/collections/incidents/items", params=window,
+                                 headers=auth(client_ro, "operator", "340111")).json()["features"]
+        assert case_id in {f["id"] for f in covering}

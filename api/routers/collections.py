@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -20,9 +20,9 @@ from fastapi.routing import APIRoute
 from api import errors
 from api.auth import Principal, optional_principal
 from api.deps import ConnDep
-from api.params import BBoxQuery
+from api.params import BBoxQuery, parse_at
 from layers.errors import InvalidInput, NotFound
-from layers.features import layer_extent, read_feature, read_page
+from layers.features import ANY_TIME, Interval, layer_extent, read_feature, read_page
 from layers.registry import LAYERS, Layer
 from layers.tiles import TILE_SOURCES
 
@@ -31,7 +31,7 @@ JSON = "application/json"
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 1_000
 # the token query form is wangge's (map-wall URLs), f picks the media type
-_ITEMS_PARAMS = frozenset({"bbox", "limit", "offset", "f", "token"})
+_ITEMS_PARAMS = frozenset({"bbox", "datetime", "limit", "offset", "f", "token"})
 _FEATURE_PARAMS = frozenset({"f", "token"})
 
 
@@ -85,6 +85,32 @@ Limit = Annotated[int, Query(ge=1, description=f"features per page; above {MAX_L
 Offset = Annotated[int, Query(ge=0, le=10_000_000, description="features to skip")]
 Format = Annotated[Literal["geojson", "json"], Query(
     description="geojson (application/geo+json, the default) or json (the same body as application/json)")]
+
+
+def parse_interval(text: str) -> Interval:
+    """OGC ``datetime``: an instant, a date (that whole day) or ``start/end`` with ``..`` or nothing for open.
+
+    A date or a time without an offset is read in China time, as ``at=`` is elsewhere.
+    """
+    if "/" not in text:
+        instant = parse_at(text)
+        return Interval(instant, instant + timedelta(days=1, microseconds=-1) if len(text) == 10 else instant)
+    first, _, last = text.partition("/")
+    start = parse_at(first) if first not in ("", "..") else None
+    end = parse_at(last) if last not in ("", "..") else None
+    if end is not None and len(last) == 10:
+        end += timedelta(days=1, microseconds=-1)
+    if start is not None and end is not None and start > end:
+        raise InvalidInput("datetime: the interval ends before it starts")
+    return Interval(start, end)
+
+
+async def datetime_query(datetime: Annotated[str | None, Query(
+        max_length=100, description="an instant, a date, or start/end (.. for open); filters cases by report "
+                                    "time, teams by position time, waterlogging points by reading time")] = None,
+) -> Interval:
+    """The ``datetime`` query parameter, any time when absent."""
+    return parse_interval(datetime) if datetime is not None else ANY_TIME
 
 
 def _link(href: object, rel: str, media: str, title: str | None = None) -> dict[str, str]:
@@ -147,6 +173,7 @@ async def collection(request: Request, layer: LayerDep, conn: ConnDep) -> dict[s
             response_class=Response, responses={200: {"content": {GEOJSON: {}}}, **BAD_PARAMETER},
             dependencies=[Depends(known_parameters(_ITEMS_PARAMS))])
 async def items(request: Request, layer: LayerDep, conn: ConnDep, bbox: BBoxQuery, caller: Caller,
+                when: Annotated[Interval, Depends(datetime_query)],
                 limit: Limit = DEFAULT_LIMIT, offset: Offset = 0, f: Format = "geojson") -> Response:
     """Features meeting ``bbox``, ``limit`` at a time, with ``numberMatched`` and a ``next`` link while more follow.
 
@@ -155,7 +182,7 @@ async def items(request: Request, layer: LayerDep, conn: ConnDep, bbox: BBoxQuer
     about 100 m.
     """
     limit = min(limit, MAX_LIMIT)
-    page = await read_page(conn, layer, bbox, limit, offset, caller.area if caller else None)
+    page = await read_page(conn, layer, bbox, limit, offset, caller.area if caller else None, when)
     media = GEOJSON if f == "geojson" else JSON
     links = [*_alternates(request, media),
              _link(request.url_for("collection", collection=layer.name), "collection", JSON)]
