@@ -83,11 +83,18 @@ async def crs_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(str(exc), "invalid_coordinates"), status_code=422)
 
 
+def _message(error: dict) -> str:
+    # pydantic prefixes a validator's own words; and a length checked after a
+    # validator (our text types) is counted in "items"
+    text = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return text.replace(" items after validation", " characters") if error.get("type") in (
+        "too_long", "too_short") else text
+
+
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     """422 listing each bad field and why, without echoing the input back."""
     exc = cast(RequestValidationError, exc)  # registered for it only
-    errors = [{"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", "invalid"))}
-              for e in exc.errors()]
+    errors = [{"field": _field(tuple(e.get("loc", ()))), "message": _message(e)} for e in exc.errors()]
     summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors) or "invalid request"
     return JSONResponse(error_body(summary, "invalid_request", errors=errors), status_code=422)
 
