@@ -93,11 +93,41 @@ def intake_load(base: str, url: str, token: str) -> Load:
         "Authorization": f"Bearer {token}"}))
 
 
-def relaxed_intake() -> Load:
-    """Baseline: the same intake on a store without durability (the test suite's throwaway settings)."""
-    with throwaway_demo(durable=False) as url, served(url) as base:
-        wrk(f"{base}/health", 16, 3)
-        return intake_load(base, url, issue_token(token_secret(url), "dispatcher", "340111"))
+def commit_rate(url: str, connections: int = 4, seconds: float = 5.0) -> float:
+    """One-row INSERT commits per second from ``connections`` sessions (as many as the service's pools hold).
+
+    What a commit costs the store, without the service: with durability on,
+    each waits for its WAL to reach the disk (commits in flight together
+    share one flush).
+    """
+
+    async def run() -> float:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            await conn.execute("CREATE TABLE IF NOT EXISTS bench_commits (id bigserial PRIMARY KEY, "
+                               "at timestamptz NOT NULL DEFAULT now())")
+        done = 0
+
+        async def session() -> None:
+            nonlocal done
+            async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+                while time.perf_counter() < stop:
+                    await conn.execute("INSERT INTO bench_commits DEFAULT VALUES")
+                    done += 1
+
+        stop = time.perf_counter() + seconds
+        await asyncio.gather(*(session() for _ in range(connections)))
+        return done / seconds
+
+    return asyncio.run(run())
+
+
+def relaxed_intake() -> tuple[Load, float]:
+    """Baseline: the same intake (and commits) on a store without durability (the test suite's settings)."""
+    with throwaway_demo(durable=False) as url:
+        with served(url) as base:
+            wrk(f"{base}/health", 16, 3)
+            load = intake_load(base, url, issue_token(token_secret(url), "dispatcher", "340111"))
+        return load, commit_rate(url)
 
 
 def main() -> None:
@@ -113,7 +143,8 @@ def main() -> None:
         intake = intake_load(base, url, token)
         api_rate = api_position_updates(base, token, batch, rounds=40)
     raw_rate = raw_position_updates(url, batch, rounds=40)
-    relaxed = relaxed_intake()
+    commits, grouped = commit_rate(url), commit_rate(url, connections=16)
+    relaxed, relaxed_commits = relaxed_intake()
     print(f"intake over HTTP, 16 concurrent clients, {get_settings().workers} uvicorn workers, store: "
           + ", ".join(f"{k}={v}" for k, v in durability.items()))
     print(health.line("/health (baseline)"))
@@ -121,6 +152,8 @@ def main() -> None:
     print(relaxed.line("  same, store not durable"))
     print(f"intake: {intake.rps:.0f} cases/s (budget >= 300), p99 {intake.p99_ms:.1f} ms (budget < 50 ms); "
           f"durable/not durable throughput {intake.rps / relaxed.rps:.2f}")
+    print(f"bare commits, 4 sessions: {commits:.0f}/s durable, {relaxed_commits:.0f}/s not durable "
+          f"({commits / relaxed_commits:.2f}); 16 sessions durable {grouped:.0f}/s (commits share flushes)")
     print(f"batch positions: {api_rate:.0f} positions/s over HTTP (budget >= 2000); "
           f"raw SQL baseline {raw_rate:.0f}/s, ratio {api_rate / raw_rate:.2f}")
 
