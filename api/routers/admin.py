@@ -16,7 +16,7 @@ from api import admin_writes
 from api.auth import CurrentPrincipal, Principal
 from api.deps import SettingsDep
 from api.params import CrsQuery
-from geo.crs import parse_crs
+from geo.crs import Crs, parse_crs
 
 router = APIRouter(tags=["admin"])
 
@@ -44,7 +44,7 @@ def _answer(response: Response, report: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
-def _system(body: Any, crs: str) -> Any:
+def _system(body: Any, crs: str) -> Crs:
     # a top-level "crs" string in the collection wins over the query, as for planning proposals
     named = body.get("crs") if isinstance(body, dict) and isinstance(body.get("crs"), str) else crs
     return parse_crs(named)
