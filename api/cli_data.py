@@ -108,7 +108,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> None:
     if not Path(args.file).exists():
         raise SystemExit(f"wangge import: {args.file}: no such file")
     valid_from = datetime.fromisoformat(args.valid_from) if args.valid_from else None
-    write = WriteOptions(dry_run=args.dry_run, replace=args.replace, actor="cli",
+    write = WriteOptions(dry_run=args.dry_run, replace=args.replace, actor="cli", snap_m=settings.snap_tolerance_m,
                          **({"valid_from": valid_from} if valid_from else {}))
     store = open_store(settings)
     bar = _Bar()

@@ -52,7 +52,7 @@ def rows(url: str, spec: LayerSpec) -> dict[str, tuple]:
         where = " WHERE valid_to IS NULL" if spec.name == "grids" else ""
         query = f"SELECT {', '.join(spec.field_names)}, ST_AsBinary({geom}) FROM {spec.table}{where}"
     with psycopg.connect(url) as conn:
-        return {str(r[0]).strip(): tuple(r[1:-1]) + (shapely.from_wkb(r[-1]),) for r in conn.execute(query)}
+        return {str(r[0]).strip(): (*tuple(r[1:-1]), shapely.from_wkb(r[-1])) for r in conn.execute(query)}
 
 
 def same(a: dict[str, tuple], b: dict[str, tuple], tolerance_deg: float) -> None:

@@ -23,7 +23,7 @@ import shapely
 from psycopg import sql
 from shapely.geometry.base import BaseGeometry
 
-from geo.planning.coverage import check_coverage
+from geo.planning.coverage import DEFAULT_SNAP_M, check_coverage
 from geo.planning.metric import MetricFrame
 from layers.io.read import Table
 from layers.io.spec import LayerSpec
@@ -78,7 +78,7 @@ def load_store(conn: psycopg.Connection, spec: LayerSpec, table: Table) -> Store
     return store
 
 
-def run_checks(table: Table, store: Store, replace: bool = False) -> None:
+def run_checks(table: Table, store: Store, replace: bool = False, snap_m: float = DEFAULT_SNAP_M) -> None:
     """Add every problem of ``table`` (against ``store``) to ``table.problems``."""
     spec = table.spec
     if "code" in table.columns:
@@ -86,7 +86,7 @@ def run_checks(table: Table, store: Store, replace: bool = False) -> None:
     if spec.code_digits:
         _hierarchy_codes(table, store)
         if spec.parent:
-            _tiling(table, store, replace)
+            _tiling(table, store, replace, snap_m)
     elif spec.name != "districts":
         _inside_districts(table, store)
     if spec.name == "teams":
@@ -142,7 +142,7 @@ def _hierarchy_codes(table: Table, store: Store) -> None:
                                  f"(its first {digits - 3} digits)", rows[orphan], codes[orphan], field_name="code")
 
 
-def _tiling(table: Table, store: Store, replace: bool) -> None:
+def _tiling(table: Table, store: Store, replace: bool, snap_m: float) -> None:
     spec, codes = table.spec, table.columns["code"]
     digits = spec.code_digits or 0
     by_parent: dict[str, list[int]] = defaultdict(list)
@@ -158,13 +158,16 @@ def _tiling(table: Table, store: Store, replace: bool) -> None:
             kept = {k: g for k, g in store.children.get(parent, {}).items() if k not in set(keys)}
             keys += list(kept)
             geoms += list(kept.values())
-        _report_coverage(table, parent, keys, geoms, store.parents[parent], idx)
+        _report_coverage(table, parent, keys, geoms, store.parents[parent], idx, snap_m)
 
 
 def _report_coverage(table: Table, parent: str, keys: list[str], geoms: list[BaseGeometry],
-                     outline: BaseGeometry, idx: list[int]) -> None:
+                     outline: BaseGeometry, idx: list[int], snap_m: float) -> None:
     frame = MetricFrame.around(outline)
-    result = check_coverage(keys, np.asarray(geoms, dtype=object), outline, frame)
+    result = check_coverage(keys, np.asarray(geoms, dtype=object), outline, frame, snap_m=snap_m)
+    # what is stored is what was checked: the shapes conformed to the parent within the tolerance
+    for position, i in enumerate(idx):
+        table.geoms[i] = result.grids[position]
     row_of = {str(table.columns["code"][i]): int(table.rows[i]) for i in idx}
     problems, what = table.problems, f"{table.spec.parent[:-1] if table.spec.parent else 'parent'} {parent}"
     for (a, b), _shape in result.overlaps[:GAP_REPORT_LIMIT]:

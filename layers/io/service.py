@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import psycopg
 
+from geo.planning.coverage import DEFAULT_SNAP_M
 from layers.io.catalogue import seed_catalogue
 from layers.io.checks import load_store, run_checks
 from layers.io.history import write_history
@@ -80,6 +81,8 @@ class WriteOptions:
 
     dry_run: bool = False
     replace: bool = False
+    snap_m: float = DEFAULT_SNAP_M
+    """The planning check's snapping tolerance (``WANGGE_SNAP_TOLERANCE_M``), used for tiling too."""
     valid_from: datetime = EPOCH
     actor: str = "import"
 
@@ -106,7 +109,7 @@ def import_table(conn: psycopg.Connection, table: Table, options: WriteOptions,
                           options.dry_run)
     progress.stage("checking", len(table))
     store = load_store(conn, table.spec, table)
-    run_checks(table, store, options.replace)
+    run_checks(table, store, options.replace, options.snap_m)
     _extra_checks(table)
     if not result.ok:
         return result
