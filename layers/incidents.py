@@ -295,7 +295,8 @@ async def _claim(conn: AsyncConnection, case: dict, cat: Category, team_id: int 
 
 async def _set_team_status(conn: AsyncConnection, team_id: int | None, status: str) -> None:
     if team_id is not None:
-        await conn.execute("UPDATE teams SET status = %s WHERE id = %s", (status, team_id))
+        # a retired team stays retired whatever becomes of its last case
+        await conn.execute("UPDATE teams SET status = %s WHERE id = %s AND status <> 'retired'", (status, team_id))
 
 
 async def act(conn: AsyncConnection, incident_id: int, action: str, actor: Actor, reason: str = "",

@@ -394,3 +394,20 @@ def test_the_writable_layers_are_described(client_ro: TestClient) -> None:
     kind = next(f for f in layers["cameras"]["fields"] if f["name"] == "kind")
     assert kind["choices"] == ["fixed", "dome", "high_point"] and kind["default"] == "fixed"
     assert [f["name"] for f in layers["teams"]["fields"] if f["required"]] == ["code", "name", "type", "area_code"]
+
+
+def test_features_read_from_the_collections_post_back_unchanged(client_rw: TestClient, db: psycopg.Connection,
+                                                                 ) -> None:
+    """7-decimal GeoJSON from /collections (rings re-oriented) is the same data: nothing is rewritten."""
+    headers = auth(client_rw, "admin", DISTRICT)
+    for layer in ("cameras", "stall_zones", "buildings"):
+        served = client_rw.get(f"/collections/{layer}/items", params={"limit": 5}, headers=headers).json()
+        features = [{"type": "Feature", "geometry": f["geometry"],
+                     "properties": {k: v for k, v in f["properties"].items() if v is not None}}
+                    for f in served["features"]]
+        before = snapshot(db)
+        answer = client_rw.post(f"/admin/layers/{layer}", json=collection(*features), headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["counts"]["unchanged"] == len(features), (layer, answer.json()["counts"])
+        assert {t: v for t, v in snapshot(db).items() if t != "data_imports"} == \
+            {t: v for t, v in before.items() if t != "data_imports"}

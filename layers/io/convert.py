@@ -20,9 +20,11 @@ from layers.io.problems import Problems
 from layers.io.spec import Field, LayerSpec
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+INT_MAX = 2_147_483_647
+"""The store's integers are 4 bytes."""
 _MANGLED = re.compile("\ufffd")
-_TRUE = {"true", "t", "1", "yes", "y", "是", "在线", "online"}
-_FALSE = {"false", "f", "0", "no", "n", "否", "离线", "offline"}
+_TRUE = {"true", "t", "1", "1.0", "yes", "y", "是", "在线", "online"}
+_FALSE = {"false", "f", "0", "0.0", "no", "n", "否", "离线", "offline"}
 _TIME = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2}))?\s*$")
 
 
@@ -98,6 +100,12 @@ def _number(series: pd.Series, f: Field, rows: np.ndarray, problems: Problems) -
     if bad.any():
         problems.error("not_a_number", f"{f.name} must be {'a whole number' if f.kind == 'int' else 'a number'}",
                        rows[bad], field_name=f.name)
+    if f.kind == "int":
+        with np.errstate(invalid="ignore"):
+            huge = ~bad & (np.abs(numbers) > INT_MAX)
+        if huge.any():
+            problems.error("out_of_range", f"{f.name} must be at most {INT_MAX:,}", rows[huge], field_name=f.name)
+            bad |= huge
     if f.minimum is not None:
         with np.errstate(invalid="ignore"):
             low = ~bad & (numbers < f.minimum)

@@ -99,29 +99,36 @@ def upsert(conn: psycopg.Connection, table: Table) -> Counts:
     copy_rows(conn, "wangge_stage", names, rows)
     # teams keep their live position and status; the file gives their home station
     updated = [n for n in names if not (spec.name == "teams" and n in ("position", "status"))]
+    shape = "home" if spec.name == "teams" else "geom"
     sets = sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n)) for n in updated)
-    old = sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(n)) for n in updated)
-    new = sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(n)) for n in updated)
+    # a row differs when an attribute does or its shape moved by more than SAME_SHAPE_M: features
+    # read back from the API (7 decimals, rings re-oriented) and posted again are unchanged
+    attrs = [n for n in updated if n != shape]
+
+    def changed(new: str) -> sql.Composed:
+        return sql.SQL("({old}) IS DISTINCT FROM ({new}) OR ST_HausdorffDistance(t.{g}, {n}.{g}) > {tol}").format(
+            old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(n)) for n in attrs),
+            new=sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(new), sql.Identifier(n)) for n in attrs),
+            g=sql.Identifier(shape), n=sql.Identifier(new), tol=sql.Literal(_SAME_SHAPE_DEG))
+
     # a statement that changes nothing still bumps the layer's version (its trigger fires per
     # statement), which would empty every tile cache: look first, write only when something differs
     differs = conn.execute(sql.SQL("""
         SELECT count(*) FROM wangge_stage AS s LEFT JOIN {target} AS t ON t.code = s.code
-        WHERE t.code IS NULL OR ({old}) IS DISTINCT FROM ({new})""").format(
-        target=target, old=old, new=sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(n))
-                                                       for n in updated))).fetchone()
+        WHERE t.code IS NULL OR {changed}""").format(target=target, changed=changed("s"))).fetchone()
     if not differs or not differs[0]:
         conn.execute("DROP TABLE wangge_stage")
         return Counts(unchanged=len(rows))
     row = conn.execute(sql.SQL("""
         WITH up AS (
             INSERT INTO {target} AS t ({cols}) SELECT {cols} FROM wangge_stage
-            ON CONFLICT (code) DO UPDATE SET {sets} WHERE ({old}) IS DISTINCT FROM ({new})
+            ON CONFLICT (code) DO UPDATE SET {sets} WHERE {changed}
             RETURNING (xmax = 0) AS inserted)
         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up""").format(
-        target=target, cols=cols, sets=sets, old=old, new=new)).fetchone()
+        target=target, cols=cols, sets=sets, changed=changed("excluded"))).fetchone()
     conn.execute("DROP TABLE wangge_stage")
-    inserted, changed = (int(row[0]), int(row[1])) if row else (0, 0)
-    return Counts(inserted, changed, len(rows) - inserted - changed)
+    inserted, modified = (int(row[0]), int(row[1])) if row else (0, 0)
+    return Counts(inserted, modified, len(rows) - inserted - modified)
 
 
 _CURRENT_GRIDS = """
