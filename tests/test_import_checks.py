@@ -218,3 +218,18 @@ def test_rounded_grids_import_conformed_to_their_community(pg_cluster: EmbeddedC
     strict = import_layer(url, path, layer_spec("grids"), Options(), WriteOptions(snap_m=0.0, dry_run=True))
     assert not strict.ok  # the same file, checked without snapping, does not tile
     pg_cluster.drop_database("rounded_grids")
+
+
+def test_numbers_beyond_the_store_and_gdal_booleans(loaded: str, truth: df.District, tmp_path: Path) -> None:
+    centre = truth.outline.centroid
+    stalls = tmp_path / "stalls.csv"
+    pd.DataFrame({"code": ["S9"], "name": ["大"], "daily_visitors": [10**12],
+                  "wkt": [centre.buffer(0.0003).wkt]}).to_csv(stalls, index=False)
+    checks, _ = run(loaded, "stall_zones", stalls, crs=df.parse_crs("wgs84"))
+    assert checks == {"out_of_range"}
+    cams = tmp_path / "cams.csv"
+    pd.DataFrame({"code": ["C8", "C9"], "name": ["a", "b"], "online": ["1.0", "0.0"], "lon": [centre.x] * 2,
+                  "lat": [centre.y] * 2}).to_csv(cams, index=False)
+    result = import_layer(loaded, cams, layer_spec("cameras"), Options(crs=df.parse_crs("wgs84")),
+                          WriteOptions(dry_run=True))
+    assert result.ok, result.problems.as_list()
