@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from geo.planning.coverage import DEFAULT_SNAP_M
+from geo.planning.tolerance import DEFAULT_SNAP_M
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -56,7 +56,7 @@ class Settings(BaseSettings):
                                                    "coordinate system; gcj02 shifts overlays for display")
     map_refresh_s: int = Field(default=15, ge=2, le=3600, description="map-wall polling interval")
     # one tolerance for every check that grids tile their area (planning and
-    # import): see geo.planning.coverage.DEFAULT_SNAP_M for why 0.1 m; above
+    # import): see geo.planning.tolerance.DEFAULT_SNAP_M for why 0.1 m; above
     # half a metre it would hide the narrowest gaps the report must show
     snap_tolerance_m: float = Field(default=DEFAULT_SNAP_M, ge=0, le=0.5, description="vertices this close "
                                     "(metres) to a stored vertex or edge are taken to be on it")

@@ -30,6 +30,7 @@ from shapely.geometry.base import BaseGeometry
 
 from geo.planning.metric import MetricFrame
 from geo.planning.snapping import conform
+from geo.planning.tolerance import DEFAULT_SNAP_M
 
 PRECISION_DEG = 1e-8
 """Snapping grid: 1e-8 degree, about 1 mm; finer than any grid boundary is surveyed."""
@@ -41,16 +42,6 @@ DEFAULT_GAP_WIDTH_M = 1.0
 """Gaps narrower than this also mark the edges around them as invalid."""
 DEFAULT_SLIVER_M2 = 100.0
 """A grid part (or gap, or overlap) smaller than this is a sliver."""
-DEFAULT_SNAP_M = 0.1
-"""Snapping tolerance in metres (setting ``WANGGE_SNAP_TOLERANCE_M``).
-
-GeoJSON rounded to 7 decimals moves a vertex by at most 0.5e-7° a side: 5.6 mm
-of latitude, less of longitude, under 8 mm in all. Leaflet and many web
-tools write 6 decimals: under 8 cm in all (0.5e-6° is 5.6 cm of latitude).
-0.1 m takes both back to the stored vertices, and stays ten times below the
-narrowest gap the report flags (``gap_width_m``, 1 m): a 1 m gap, a 0.5 m
-overlap or a part 2 m outside are still reported.
-"""
 
 
 @dataclass
