@@ -114,15 +114,11 @@ def insert_community(url: str) -> dict[str, int]:
             conn.execute("INSERT INTO grids (code, community_code, name, geom, valid_from) "
                          "VALUES (%s, %s, %s, ST_Multi(%s), now() - interval '30 days')",
                          (grid_code(n), COMMUNITY, "AB"[n - 1], ewkt(geom)))
-        # buildings carry a code once the district-data migration (0003) is in
-        coded = conn.execute("SELECT 1 FROM information_schema.columns WHERE table_name = 'buildings' "
-                             "AND column_name = 'code'").fetchone() is not None
         for i, (x, y, residents, households) in enumerate(BUILDING_POINTS, start=1):
             footprint = shapely.Point(X0 + x, Y0 + y).buffer(2, quad_segs=1)
-            conn.execute("INSERT INTO buildings (address, road, door_number, households, residents, geom"
-                         + (", code) VALUES (%s, '试验路', %s, %s, %s, %s, %s)" if coded else
-                            ") VALUES (%s, '试验路', %s, %s, %s, %s)"),
-                         (f"试验路{i}号", i, households, residents, ewkt(footprint), f"T{i:07d}")[:6 + coded])
+            conn.execute("INSERT INTO buildings (code, address, road, door_number, households, residents, geom) "
+                         "VALUES (%s, %s, '试验路', %s, %s, %s, %s)",
+                         (f"T{i:07d}", f"试验路{i}号", i, households, residents, ewkt(footprint)))
         category = conn.execute("SELECT code, time_limit_hours FROM catalogue ORDER BY code LIMIT 1").fetchone()
         ids = {}
         for name, (x, y), grid, status in (("open_a", (50, 50), 1, "handling"), ("closed_a", (60, 60), 1, "closed"),
