@@ -51,6 +51,14 @@ class GridCache:
         if self._task is not None:
             self._task.cancel()
 
+    def mark_stale(self) -> None:
+        """Answer from SQL until the next reload: this process just changed the grids.
+
+        The change notice arrives a moment after the commit; a client that
+        publishes and then locates on the same worker must see its change.
+        """
+        self._dirty.set()
+
     async def _changed(self, table: str, version: int) -> None:
         if table in WATCHED:
             self._dirty.set()

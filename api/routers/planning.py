@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, model_validator
 
@@ -118,7 +118,7 @@ async def read_proposal(proposal: ProposalDep, response: Response) -> dict[str, 
 @router.post("/planning/proposals/{proposal_id}/publish", summary="Publish a proposal as the new grids")
 async def publish_proposal(
     proposal: ProposalDep, conn: ConnDep, principal: CurrentPrincipal, response: Response, settings: SettingsDep,
-    if_match: Annotated[str | None, Header(max_length=200)] = None,
+    request: Request, if_match: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
     """Replace the community's grids in one transaction; 412 when the community changed since.
 
@@ -129,6 +129,7 @@ async def publish_proposal(
         raise PreconditionFailed("If-Match does not match the proposal's version")
     answer = await service.publish(conn, proposal["id"], principal.name, principal.role,
                                    snap_m=settings.snap_tolerance_m)
+    request.app.state.grids.mark_stale()
     response.headers["ETag"] = answer["etag"]
     return answer
 
