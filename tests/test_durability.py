@@ -5,7 +5,8 @@ not the test suite's relaxed ones) holds a small demo city; the real app is
 served by uvicorn in a child process with two workers; clients file cases,
 each with its own ``Idempotency-Key``, and retry a failed request with the
 same key until it is answered. Mid-run PostgreSQL is killed
-(``pg_ctl restart -m immediate``: no checkpoint, crash recovery on start).
+(``pg_ctl stop -m immediate``: no checkpoint), the service is seen answering
+503 while it is away, and it is started again (crash recovery from the WAL).
 """
 
 from __future__ import annotations
@@ -146,7 +147,12 @@ async def _crash_under_load(base: str, token: str, cluster: EmbeddedCluster,
         clients = [asyncio.create_task(_client(http, run, stop, n, points)) for n in range(CLIENTS)]
         while len(run.answered) < BEFORE_CRASH:
             await asyncio.sleep(0.01)
-        await asyncio.to_thread(cluster.restart, "immediate")
+        await asyncio.to_thread(cluster.crash)
+        # the service keeps answering while the store is away: wait for its 503
+        deadline = time.monotonic() + 60
+        while not run.refusals and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(cluster.start)
         run.restarted = True
         deadline = time.monotonic() + 120
         while run.answered_after_restart < AFTER_CRASH and time.monotonic() < deadline:
