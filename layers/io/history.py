@@ -165,6 +165,8 @@ CHUNK = 200_000
 """Rows per COPY statement; the next chunk's text is made while the database stores this one."""
 
 _NULL = "\x01"  # stands for NULL while a column is joined; control characters never pass the checks
+_QUOTED_NULL = f'"{_NULL}"'
+_INF = float("inf")
 
 
 def csv_fields(values: np.ndarray, kind: str) -> list[str]:
@@ -179,13 +181,21 @@ def csv_fields(values: np.ndarray, kind: str) -> list[str]:
         stamps = array.astype("datetime64[us]")
         return np.where(np.isnat(stamps), "", np.datetime_as_string(stamps, unit="us")).tolist()
     if kind == "float":
-        numbers = array.astype(float)
-        return np.where(np.isfinite(numbers), numbers.astype(str), "").tolist()
-    items = [_NULL if v is None else str(v) for v in array.tolist()]
+        # Python's repr is the shortest exact form, and faster than numpy's conversion to text
+        return ["" if v != v or v in (_INF, -_INF) else repr(v) for v in array.astype(float).tolist()]
+    items = array.tolist()
+    has_null = None in items
     if kind == "int":
-        return [("" if v == _NULL else v) for v in items]
-    joined = '"' + "\x00".join(items).replace('"', '""').replace("\x00", '"\x00"') + '"'
-    return [("" if v == f'"{_NULL}"' else v) for v in joined.split("\x00")]
+        return [("" if v is None else str(v)) for v in items] if has_null else list(map(str, items))
+    if has_null:
+        items = [_NULL if v is None else v for v in items]
+    try:
+        text = "\x00".join(items)
+    except TypeError:  # not all text (a code read as a number): make it text
+        text = "\x00".join(map(str, items))
+    joined = '"' + text.replace('"', '""').replace("\x00", '"\x00"') + '"'
+    fields = joined.split("\x00")
+    return [("" if v == _QUOTED_NULL else v) for v in fields] if has_null else fields
 
 
 def csv_text(columns: dict[str, np.ndarray], start: int, stop: int) -> str:
