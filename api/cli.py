@@ -54,6 +54,7 @@ def _print_tour(base: str, district: str, secret: str, url: str) -> None:
         print(f"  community wall:    {base}/maps/community/{community[0]}?token={operator}")
         print(f"  planner map:       {base}/maps/planner/{community[0]}?token={planner}")
     print(f"  kiosk (cycling):   {base}/maps/district/{district}?kiosk=true&token={operator}")
+    print(f"  MapLibre sample:   {base}/static/maplibre.html?token={operator}")
     print(f"  collections:       {base}/collections")
     print(f"  locate:            {base}/locate?lon=117.30&lat=31.80", flush=True)
 
