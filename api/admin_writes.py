@@ -167,7 +167,7 @@ def write_features(url: str, spec: LayerSpec, body: Any, crs: Crs, actor: Actor,
     try:
         with _transaction(url) as conn:
             require_area(conn, table, actor, tolerance_m)
-            result = import_table(conn, table, WriteOptions(dry_run=dry_run, actor=actor.name))
+            result = import_table(conn, table, WriteOptions(dry_run=dry_run, actor=actor.name, snap_m=tolerance_m))
             if not result.ok or dry_run:
                 raise Rollback(result)
     except Rollback as stop:

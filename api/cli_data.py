@@ -132,7 +132,8 @@ def cmd_init(args: argparse.Namespace, settings: Settings) -> None:
                       drop_z=args.drop_z)
     store = open_store(settings)
     try:
-        result = init_district(store.url, Path(args.boundary), info, options, args.dry_run)
+        result = init_district(store.url, Path(args.boundary), info, options,
+                               WriteOptions(dry_run=args.dry_run, actor="init", snap_m=settings.snap_tolerance_m))
     except ImportRefused as exc:
         print(f"wangge init: {exc}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -115,7 +115,7 @@ def to_wgs84(x: float, y: float, crs: Crs) -> tuple[float, float]:
     system = _epsg_system(code)
     if system.geographic:
         _require_lon_lat(x, y)
-    lon, lat = _transformer(code, 4326).transform(x, y)
+    lon, lat = transformer(code, 4326).transform(x, y)
     if not (math.isfinite(lon) and math.isfinite(lat) and system.covers(lon, lat)):
         raise CrsError(f"point ({x:.10g}, {y:.10g}) is outside the area of use of EPSG:{code}")
     return float(lon), float(lat)
@@ -137,7 +137,7 @@ def from_wgs84(lon: float, lat: float, crs: Crs) -> tuple[float, float]:
         return float(lon), float(lat)
     if not _epsg_system(code).covers(lon, lat):
         raise CrsError(f"point ({lon:.10g}, {lat:.10g}) is outside the area of use of EPSG:{code}")
-    x, y = _transformer(4326, code).transform(lon, lat)
+    x, y = transformer(4326, code).transform(lon, lat)
     if not (math.isfinite(x) and math.isfinite(y)):
         raise CrsError(f"point ({lon:.10g}, {lat:.10g}) cannot be expressed in EPSG:{code}")
     return float(x), float(y)
@@ -211,9 +211,12 @@ def _epsg_system(code: int) -> _EpsgSystem:
 
 
 @functools.lru_cache(maxsize=256)
-def _transformer(source: int, target: int) -> pyproj.Transformer:
-    # pyproj >= 3.1 transformers are thread-safe, so one per pair serves
-    # every request thread.
+def transformer(source: int, target: int) -> pyproj.Transformer:
+    """The cached ``always_xy`` transformer between two EPSG codes, shared by every module.
+
+    pyproj >= 3.1 transformers are thread-safe, so one per pair serves every
+    request thread.
+    """
     return pyproj.Transformer.from_crs(source, target, always_xy=True)
 
 

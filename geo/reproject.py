@@ -13,16 +13,14 @@ geometries hold one, or lie outside the range of longitude and latitude.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
-import pyproj
 import shapely
 
 from geo import chinacrs
-from geo.crs import Crs
+from geo.crs import Crs, transformer
 
 _Array = npt.NDArray[np.float64]
 _Shift = Callable[[npt.ArrayLike, npt.ArrayLike], tuple[_Array, _Array]]
@@ -39,22 +37,17 @@ _FROM_WGS84: dict[str, _Shift] = {
 _IDENTICAL = {4326, 4490}
 
 
-@functools.lru_cache(maxsize=64)
-def _transformer(source: int, target: int) -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(source, target, always_xy=True)
-
-
 def _converter(crs: Crs, shifts: dict[str, _Shift], forward: bool) -> Callable[[_Array], _Array] | None:
     if crs.name in shifts:
         shift = shifts[crs.name]
         return lambda xy: np.column_stack(shift(xy[:, 0], xy[:, 1]))
     if crs.epsg is None or crs.epsg in _IDENTICAL:
         return None
-    transformer = _transformer(crs.epsg, 4326) if forward else _transformer(4326, crs.epsg)
+    projection = transformer(crs.epsg, 4326) if forward else transformer(4326, crs.epsg)
 
     def convert(xy: _Array) -> _Array:
         # errcheck off: a vertex PROJ cannot convert becomes inf and is reported by the caller
-        x, y = transformer.transform(xy[:, 0], xy[:, 1], errcheck=False)
+        x, y = projection.transform(xy[:, 0], xy[:, 1], errcheck=False)
         return np.column_stack([x, y])
 
     return convert

@@ -8,21 +8,15 @@ two grids sharing a vertex in WGS84 still share it in metres.
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import overload
 
 import numpy as np
-import pyproj
 import shapely
 from shapely.geometry.base import BaseGeometry
 
 from geo.crs import metric_crs_for
-
-
-@functools.lru_cache(maxsize=32)
-def _transformer(source: int, target: int) -> pyproj.Transformer:
-    return pyproj.Transformer.from_crs(source, target, always_xy=True)
+from geo.crs import transformer as _transformer
 
 
 @dataclass(frozen=True)

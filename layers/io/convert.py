@@ -55,10 +55,12 @@ def _has_control(text: str) -> bool:
 
 def _as_text(series: pd.Series) -> np.ndarray:
     values = series.to_numpy(dtype=object)
-    if not all(isinstance(v, str) for v in values[:1000]) or len(values) <= 1000:
+    try:
+        joined = _SEP.join(values)
+    except TypeError:  # not all text (numbers, or missing values read as NaN): make every value text
         values = np.array([v if isinstance(v, str) else ("" if v is None or v != v else str(v)) for v in values],
                           dtype=object)
-    joined = _SEP.join(values)
+        joined = _SEP.join(values)
     if joined[:1] in _BLANKS or joined[-1:] in _BLANKS or any(
             pair in joined for pair in ("\n ", " \n", "\n\t", "\t\n", "\r\n", "\n\r")):
         values = np.array([v.strip() for v in values], dtype=object)

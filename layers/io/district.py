@@ -15,12 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import psycopg
 import shapely
 
 from layers.io.problems import ImportRefused
 from layers.io.read import Options, Table, read_table
-from layers.io.service import ImportResult, Rollback, WriteOptions, import_table
+from layers.io.service import ImportResult, WriteOptions, import_read
 from layers.io.spec import DISTRICTS, Field, LayerSpec
 
 # the boundary file need not carry code or name: they come from the command line
@@ -54,15 +53,6 @@ def outline_table(path: Path, info: DistrictInfo, options: Options) -> Table:
     return Table(DISTRICTS, table.source, table.crs, columns, np.array([merged], dtype=object), table.problems)
 
 
-def init_district(url: str, path: Path, info: DistrictInfo, options: Options, dry_run: bool = False,
-                  ) -> ImportResult:
+def init_district(url: str, path: Path, info: DistrictInfo, options: Options, write: WriteOptions) -> ImportResult:
     """Create (or update) the district ``info.code`` from its boundary file, all in one transaction."""
-    table = outline_table(path, info, options)
-    try:
-        with psycopg.connect(url) as conn, conn.transaction():
-            result = import_table(conn, table, WriteOptions(dry_run=dry_run, actor="init"))
-            if not result.ok or dry_run:
-                raise Rollback(result)
-    except Rollback as stop:
-        return stop.result
-    return result
+    return import_read(url, outline_table(path, info, options), write)

@@ -28,6 +28,7 @@ from layers.io.bulk import checked_references, deferred_indexes
 from layers.io.checks import Store
 from layers.io.read import Table
 from layers.io.write import Counts
+from layers.load import ewkb_hex
 
 ENDED = ("closed", "rejected", "duplicate")
 _COLUMNS = ("id", "district_code", "category_code", "channel", "description", "address", "raw_x", "raw_y",
@@ -151,8 +152,7 @@ def _rows(conn: psycopg.Connection, table: Table, idx: np.ndarray, district: np.
         "id": ids, "district_code": district, "category_code": category, "channel": cols["channel"][idx],
         "description": cols["description"][idx], "address": cols["address"][idx],
         "raw_x": raw[:, 0], "raw_y": raw[:, 1], "raw_crs": np.full(len(idx), table.crs.name, dtype=object),
-        "geom": np.asarray(shapely.to_wkb(shapely.set_srid(table.geoms[idx], 4326), hex=True, include_srid=True),
-                           dtype=object),
+        "geom": np.asarray(ewkb_hex(list(table.geoms[idx])), dtype=object),
         "level": level, "status": cols["status"][idx],
         "reported_at": reported, "deadline": deadline, "closed_at": closed,
         "updated_at": np.where(np.isnat(closed), reported, closed), "external_ref": cols["external_ref"][idx]}

@@ -165,7 +165,7 @@ def _csv_points(frame: pd.DataFrame, options: Options, problems: Problems, sourc
 
     def pick(names: tuple[str, ...], which: str) -> str:
         if which in options.fields:
-            return _column_lookup(frame, _NO_FIELDS, Options(fields={which: options.fields[which]}))[which]
+            names = (options.fields[which].lower(),)
         for name in names:
             if name in lookup:
                 return lookup[name]
@@ -195,9 +195,6 @@ def _csv_wkt(frame: pd.DataFrame, problems: Problems, source: str) -> np.ndarray
         except shapely.errors.ShapelyError:
             problems.error("geometry", "not a WKT shape", [i + 1])
     return geoms
-
-
-_NO_FIELDS = LayerSpec("none", "none", "point", ())
 
 
 def read_table(path: Path, spec: LayerSpec, options: Options) -> Table:

@@ -123,9 +123,9 @@ def import_table(conn: psycopg.Connection, table: Table, options: WriteOptions,
             result.problems.warning("before_grids", f"{early} case(s) predate every grid version at their "
                                     "point and were keyed to the earliest one")
     elif table.spec.name == "grids":
-        result.counts = write_grids(conn, table, options.replace, options.valid_from, options.actor)
+        result.counts = write_grids(conn, table, options.replace, options.valid_from, options.actor, options.snap_m)
     else:
-        result.counts = upsert(conn, table)
+        result.counts = upsert(conn, table, options.snap_m)
     if table.spec.name == "districts" and seed_catalogue(conn):
         result.notes.append("standard catalogue loaded (4+X team types and Baohe's categories)")
     result.import_id = record_import(conn, table, result.counts, options.actor, result.report())
@@ -137,7 +137,11 @@ def import_layer(url: str, path: Path, spec: LayerSpec, read: Options, write: Wr
     """Read ``path`` as ``spec`` and import it into the database at ``url`` in one transaction."""
     progress = progress or Progress()
     progress.stage("reading")
-    table = read_table(path, spec, read)
+    return import_read(url, read_table(path, spec, read), write, progress)
+
+
+def import_read(url: str, table: Table, write: WriteOptions, progress: Progress | None = None) -> ImportResult:
+    """Import a table already read, in a transaction of its own: committed only when clean and not a dry run."""
     try:
         with psycopg.connect(url) as conn, conn.transaction():
             result = import_table(conn, table, write, progress)

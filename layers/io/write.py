@@ -3,11 +3,14 @@
 Flat layers go through a temporary stage table filled by COPY and one
 ``INSERT ... ON CONFLICT (code) DO UPDATE ... WHERE the row differs``, so
 importing the same file twice changes nothing (not even a layer version).
-Teams keep their live position and status when updated.
+A row differs when an attribute does or its shape moved by more than the
+snapping tolerance (``snap_m``, the planning check's): features read back
+from the API at 7 decimals and sent again are unchanged. Teams keep their
+live position and status when updated.
 
-Grids are versioned as a planning publish does (:mod:`layers.planning`
-supplies the SQL units): a grid whose shape moved by more than
-:data:`SAME_SHAPE_M` is retired (``valid_to``) and a new version starts at
+Grids are versioned as a planning publish does, with its SQL units and its
+test of sameness (:func:`layers.planning.same_grid`): a grid that is not
+the stored one within the tolerance, vertex for vertex, is retired (``valid_to``) and a new version starts at
 the import's instant; open cases of retired grids are re-keyed to the new
 grid covering them, with a ``regrid`` event; the community's grids version
 advances, so planning proposals made before are stale (412). A grid with a
@@ -29,11 +32,8 @@ from psycopg.types.json import Jsonb
 
 from layers.io.read import Table
 from layers.load import copy_rows, ewkb_hex
-from layers.planning import REKEY_OPEN_CASES, RETIRE_GRIDS
+from layers.planning import METRES_PER_DEGREE, REKEY_OPEN_CASES, RETIRE_GRIDS, same_grid
 
-SAME_SHAPE_M = 0.01
-"""A grid whose every point lies within this of the stored one (Hausdorff) is the same shape."""
-_SAME_SHAPE_DEG = SAME_SHAPE_M / 111_320.0
 EPOCH = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 
 
@@ -88,7 +88,7 @@ def _columns(table: Table) -> tuple[list[str], list[tuple]]:
     return names, rows
 
 
-def upsert(conn: psycopg.Connection, table: Table) -> Counts:
+def upsert(conn: psycopg.Connection, table: Table, snap_m: float) -> Counts:
     """Insert new codes, update changed rows, leave equal ones alone (one statement after COPY)."""
     spec = table.spec
     names, rows = _columns(table)
@@ -101,15 +101,13 @@ def upsert(conn: psycopg.Connection, table: Table) -> Counts:
     updated = [n for n in names if not (spec.name == "teams" and n in ("position", "status"))]
     shape = "home" if spec.name == "teams" else "geom"
     sets = sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(n)) for n in updated)
-    # a row differs when an attribute does or its shape moved by more than SAME_SHAPE_M: features
-    # read back from the API (7 decimals, rings re-oriented) and posted again are unchanged
     attrs = [n for n in updated if n != shape]
 
     def changed(new: str) -> sql.Composed:
         return sql.SQL("({old}) IS DISTINCT FROM ({new}) OR ST_HausdorffDistance(t.{g}, {n}.{g}) > {tol}").format(
             old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(n)) for n in attrs),
             new=sql.SQL(", ").join(sql.SQL("{}.{}").format(sql.Identifier(new), sql.Identifier(n)) for n in attrs),
-            g=sql.Identifier(shape), n=sql.Identifier(new), tol=sql.Literal(_SAME_SHAPE_DEG))
+            g=sql.Identifier(shape), n=sql.Identifier(new), tol=sql.Literal(snap_m / METRES_PER_DEGREE))
 
     # a statement that changes nothing still bumps the layer's version (its trigger fires per
     # statement), which would empty every tile cache: look first, write only when something differs
@@ -150,7 +148,7 @@ _BUMP_COMMUNITIES = "UPDATE communities SET grids_version = grids_version + 1 WH
 
 
 def write_grids(conn: psycopg.Connection, table: Table, replace: bool, valid_from: datetime,
-                actor: str) -> Counts:
+                actor: str, snap_m: float) -> Counts:
     """Write a grid layer as new versions where shapes changed (see the module docstring)."""
     cols, counts = table.columns, Counts()
     communities = sorted({str(c)[:12] for c in cols["code"]})
@@ -168,7 +166,7 @@ def write_grids(conn: psycopg.Connection, table: Table, replace: bool, valid_fro
         attrs = {"name": cols["name"][i], "worker_name": cols["worker_name"][i] or "",
                  "worker_phone": cols["worker_phone"][i] or ""}
         old = current.get(code)
-        if old is not None and _same_shape(shapely.from_wkb(old[6]), table.geoms[i]):
+        if old is not None and same_grid(table.geoms[i], shapely.from_wkb(old[6]), snap_m):
             if (old[3], old[4], old[5]) == (attrs["name"], attrs["worker_name"], attrs["worker_phone"]):
                 counts.unchanged += 1
             else:
@@ -201,10 +199,6 @@ def write_grids(conn: psycopg.Connection, table: Table, replace: bool, valid_fro
     if changed_communities:
         conn.execute(_BUMP_COMMUNITIES, {"codes": sorted(changed_communities)})
     return counts
-
-
-def _same_shape(stored: Any, incoming: Any) -> bool:
-    return bool(shapely.hausdorff_distance(stored, incoming) <= _SAME_SHAPE_DEG)
 
 
 def record_import(conn: psycopg.Connection, table: Table, counts: Counts, actor: str,
