@@ -30,7 +30,9 @@ def print_result(result: ImportResult) -> None:
     for note in result.notes:
         print(f"  {note}")
     if not result.ok:
-        print(f"refused: {len(result.problems.errors)} kind(s) of error; nothing was written", file=sys.stderr)
+        errors = sum(p.count for p in result.problems.errors)
+        print(f"refused: {errors:,} error(s) in {len(result.problems.errors)} line(s) above; nothing was written",
+              file=sys.stderr)
     elif result.counts is not None:
         c = result.counts
         print(f"  inserted {c.inserted:,}, updated {c.updated:,}, unchanged {c.unchanged:,}, retired {c.retired:,}"

@@ -26,7 +26,7 @@ from shapely.geometry.base import BaseGeometry
 from geo.planning.coverage import DEFAULT_SNAP_M, check_coverage
 from geo.planning.metric import MetricFrame
 from layers.io.read import Table
-from layers.io.spec import LayerSpec
+from layers.io.spec import LAYERS, LayerSpec
 
 GAP_REPORT_LIMIT = 5
 """Gaps and overlaps listed per parent; their count is always given."""
@@ -133,12 +133,12 @@ def _hierarchy_codes(table: Table, store: Store) -> None:
     shape = re.compile(rf"^\d{{{digits}}}$")
     bad = np.array([not (isinstance(c, str) and shape.match(c)) for c in codes], dtype=bool)
     if bad.any():
-        table.problems.error("code_shape", f"a {spec.name[:-1]} code has {digits} digits (GB/T 30428)",
+        table.problems.error("code_shape", f"a {spec.singular} code has {digits} digits (GB/T 30428)",
                              rows[bad], codes[bad], field_name="code")
     if spec.parent:
         orphan = ~bad & np.array([str(c)[: digits - 3] not in store.parents for c in codes], dtype=bool)
         if orphan.any():
-            table.problems.error("code_parent", f"no {spec.parent[:-1]} has the code these begin with "
+            table.problems.error("code_parent", f"no {LAYERS[spec.parent].singular} has the code these begin with "
                                  f"(its first {digits - 3} digits)", rows[orphan], codes[orphan], field_name="code")
 
 
@@ -169,9 +169,9 @@ def _report_coverage(table: Table, parent: str, keys: list[str], geoms: list[Bas
     for position, i in enumerate(idx):
         table.geoms[i] = result.grids[position]
     row_of = {str(table.columns["code"][i]): int(table.rows[i]) for i in idx}
-    problems, what = table.problems, f"{table.spec.parent[:-1] if table.spec.parent else 'parent'} {parent}"
+    problems, what = table.problems, f"{LAYERS[table.spec.parent].singular if table.spec.parent else 'parent'} {parent}"
     for (a, b), _shape in result.overlaps[:GAP_REPORT_LIMIT]:
-        problems.error("overlap", f"overlaps another {table.spec.name[:-1]} inside {what}",
+        problems.error("overlap", f"overlaps another {table.spec.singular} inside {what}",
                        [row_of.get(a, 0) or row_of.get(b, 0)], [f"{a}/{b}"])
     if len(result.overlaps) > GAP_REPORT_LIMIT:
         problems.error("overlap", f"{len(result.overlaps) - GAP_REPORT_LIMIT} more overlaps inside {what}")

@@ -245,7 +245,7 @@ def _geometries(raw: np.ndarray, spec: LayerSpec, crs: Crs, options: Options, pr
     if limit:
         big = shapely.get_num_coordinates(geoms) > limit
         if big.any():
-            problems.error("too_many_vertices", f"more than {limit:,} vertices in one {spec.name[:-1]}",
+            problems.error("too_many_vertices", f"more than {limit:,} vertices in one {spec.singular}",
                            rows[big])
             geoms[big] = None
     try:

@@ -58,6 +58,11 @@ class LayerSpec:
     aliases: tuple[str, ...] = field(default_factory=tuple)
 
     @property
+    def singular(self) -> str:
+        """One feature of the layer, for messages ("community", "waterlogging point")."""
+        return _SINGULAR.get(self.name, self.name)
+
+    @property
     def field_names(self) -> list[str]:
         """Every field's wangge name, code first."""
         return [f.name for f in self.fields]
@@ -69,6 +74,10 @@ class LayerSpec:
                 return f
         raise KeyError(name)
 
+
+_SINGULAR = {"districts": "district", "streets": "street", "communities": "community", "grids": "grid",
+             "buildings": "building", "cameras": "camera", "waterlogging_points": "waterlogging point",
+             "stall_zones": "stall zone", "teams": "team", "incidents": "case"}
 
 _CODE = Field("code", required=True, help="unique code; GB/T 30428-shaped for the admin hierarchy")
 _NAME = Field("name", required=True)
