@@ -20,15 +20,39 @@ from collections.abc import Iterator, Mapping
 from html.parser import HTMLParser
 from pathlib import Path
 from types import MappingProxyType
-from typing import Final
+from typing import Final, cast
 
-from branca.element import Element, Figure, Link
+from branca.element import CssLink, Element, Figure, Link
 from folium.elements import JSCSSMixin
 
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
 VENDOR_DIR: Final = STATIC_DIR / "vendor"
 STATIC_URL_PREFIX: Final = "/static"
 """Where the API mounts :data:`STATIC_DIR`; vendored files live under ``{prefix}/vendor/``."""
+
+FONT_FAMILY: Final = '"Noto Sans SC", sans-serif'
+"""The CSS font-family of every wangge page: the vendored CJK font first, no system font needed."""
+FONT_CSS: Final = tuple(
+    f"{STATIC_URL_PREFIX}/vendor/@fontsource/noto-sans-sc@5.3.0/{weight}.css" for weight in (400, 700)
+)
+"""Stylesheets declaring :data:`FONT_FAMILY` (regular and bold) as unicode-range slices.
+
+A browser downloads only the slices holding characters a page shows (a wall
+loads a handful of the 101 per weight), so linking both on every page is cheap.
+"""
+
+
+def font_links() -> str:
+    """Return the ``<link>`` tags of :data:`FONT_CSS`, for pages not built with Folium."""
+    return "".join(f'<link rel="stylesheet" href="{url}">' for url in FONT_CSS)
+
+
+def add_font(element: Element) -> None:
+    """Link :data:`FONT_CSS` in the header of the Folium page holding ``element``."""
+    root = cast(Figure, element.get_root())
+    for weight, url in enumerate(FONT_CSS):
+        root.header.add_child(CssLink(url), name=f"wangge_font_{weight}")
+
 
 # The table lives beside the vendored files it points to, as data: it is
 # what scripts/vendor_assets.sh fetched, and pages never load those hosts.

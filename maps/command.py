@@ -23,7 +23,7 @@ from jinja2 import Template
 from layers.areas import Area, ChildOutline
 from layers.indicators import ChildIndicators, OverdueCase
 from maps import panel, style
-from maps.assets import STATIC_URL_PREFIX, render_offline
+from maps.assets import STATIC_URL_PREFIX, add_font, render_offline
 from maps.basemap import Basemap, add_basemap
 
 PLAIN = Basemap()
@@ -238,6 +238,7 @@ def build_command_map(view: CommandView) -> folium.Map:
     root = cast(Figure, m.get_root())
     # no favicon request: it would be a 404 in the console of every wall
     root.header.add_child(Element('<link rel="icon" href="data:,">'), name="wangge_no_favicon")
+    add_font(m)
     root.header.add_child(CssLink(WALL_CSS), name="wangge_wall_css")
     root.header.add_child(JavascriptLink(WALL_JS), name="wangge_wall_js")
     body = root.html

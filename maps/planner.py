@@ -18,14 +18,14 @@ from branca.element import Element, JavascriptLink, MacroElement
 from folium.plugins import GeoMan
 from jinja2 import Template
 
-from maps.assets import STATIC_URL_PREFIX, render_offline
+from maps.assets import STATIC_URL_PREFIX, add_font, render_offline
 
 PLANNER_JS = f"{STATIC_URL_PREFIX}/wangge/planner.js"
 
 _PANEL = """
 <div id="planner-panel" style="position:absolute;top:10px;right:10px;z-index:1000;width:330px;
      max-height:90vh;overflow:auto;background:#fff;padding:8px 10px;border-radius:6px;
-     box-shadow:0 1px 6px rgba(0,0,0,.35);font:13px/1.4 sans-serif">
+     box-shadow:0 1px 6px rgba(0,0,0,.35);font:13px/1.4 "Noto Sans SC",sans-serif">
   <div><b id="planner-title"></b></div>
   <button id="planner-submit" type="button" style="margin:6px 0" disabled>检查方案 Check proposal</button>
   <div id="planner-status">loading grids…</div>
@@ -60,6 +60,7 @@ def planner_page(community_code: str, community_name: str,
     # the line tool is the split tool (planner.js cuts every grid it crosses edge to edge)
     GeoMan(feature_group=grids, position="topleft", drawMarker=False, drawCircleMarker=False,
            drawCircle=False, drawText=False).add_to(fmap)
+    add_font(fmap)
     root = fmap.get_root()
     root.header.add_child(JavascriptLink(PLANNER_JS))  # type: ignore[attr-defined]
     root.html.add_child(Element(_PANEL))  # type: ignore[attr-defined]

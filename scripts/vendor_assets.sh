@@ -137,6 +137,18 @@ THE SOFTWARE.
 MIT
 } >"$DEST/leaflet-draw@1.0.2/LICENSE"
 
+# --- the CJK font of every page: Noto Sans SC (Fontsource) -------------------
+# No system font is assumed on a wall's PC, so wangge serves its own. Only the
+# two weights the pages use (400 text, 700 headings and figures), and only the
+# woff2 files their CSS names: each is one unicode-range slice, so a page
+# downloads just the slices holding the characters it shows.
+fetch @fontsource/noto-sans-sc@5.3.0
+for weight in 400 700; do
+    # shellcheck disable=SC2046
+    put @fontsource/noto-sans-sc@5.3.0 LICENSE "$weight.css" \
+        $(grep -o 'files/[^)]*\.woff2' "$WORK/@fontsource/noto-sans-sc@5.3.0/package/$weight.css" | sort -u)
+done
+
 # --- files folium serves from its own GitHub repository --------------------
 # HeatMap loads folium's patched Leaflet.heat (weights fix, Leaflet.heat PR 78)
 # and Map loads the icon-rotation CSS; both live in folium's templates folder,
