@@ -23,6 +23,7 @@ from api.routers import (
     admin,
     catalogue,
     collections,
+    evaluation,
     grids,
     health,
     incidents,
@@ -84,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # routes are matched in order: the hot paths first; planning before map_views,
     # so /maps/planner/{code} wins over /maps/{level}/{code}
     for module in (health, locate, tiles, incidents, live, ready, collections, catalogue, teams, open311,
-                   planning, grids, admin, landing, map_views):
+                   planning, grids, evaluation, admin, landing, map_views):
         app.include_router(module.router)
     app.mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(TileHits)

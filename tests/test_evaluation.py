@@ -1,0 +1,357 @@
+"""The evaluation: figures recomputed independently from the raw event log, files, bad input.
+
+A seeded random history goes through the real API (intake, dispatch, handle,
+feedback, return, verify, close, reject, duplicates, reassign, escalation),
+some cases backdated so that dispatch and handling run late. Every figure of
+``GET /evaluation`` at every level is then recomputed here in plain Python
+from the ``incidents`` rows and the ``incident_events`` table, following the
+definitions written in the README and ``layers/time/evaluation.py`` (not the
+module's SQL), and compared exactly. The demo's 10,000 cases of the last 90
+days are in the same database, so the comparison covers them too.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+
+from tests.conftest import auth
+
+CHINA = timezone(timedelta(hours=8))
+DISPATCH_LIMIT = timedelta(minutes=30)  # the documented dispatch limit
+ROLE = {"dispatch": "dispatcher", "reassign": "dispatcher", "handle": "dispatcher", "feedback": "dispatcher",
+        "verify": "operator", "close": "operator", "return": "operator", "reject": "operator",
+        "mark_duplicate": "operator", "escalate": "dispatcher"}
+NEXT = {"accepted": ["dispatch", "dispatch", "dispatch", "reject", "escalate", "mark_duplicate"],
+        "dispatched": ["handle", "handle", "handle", "reassign", "reject"],
+        "handling": ["feedback", "feedback", "feedback", "escalate"],
+        "feedback": ["verify", "return"],
+        "verified": ["close", "close", "close", "return"]}
+
+
+# --- the history ------------------------------------------------------------------------------------------
+
+def _places(url: str, count: int, rng: random.Random) -> list[tuple[float, float]]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom)) FROM buildings "
+                            "ORDER BY id LIMIT 2000").fetchall()
+    return [rows[rng.randrange(len(rows))] for _ in range(count)]
+
+
+def _categories(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        return [r[0] for r in conn.execute("SELECT code FROM catalogue ORDER BY code")]
+
+
+def _backdate(url: str, case_id: int, rng: random.Random) -> None:
+    """File the case earlier (up to 40 h ago) with a short or long deadline, as an old report would be."""
+    hours_ago = rng.uniform(0.2, 40)
+    limit = rng.choice([0.1, 2.0, 10.0, 60.0])
+    with psycopg.connect(url) as conn:
+        conn.execute("UPDATE incidents SET reported_at = now() - %s * interval '1 hour', "
+                     "deadline = now() - %s * interval '1 hour' + %s * interval '1 hour' WHERE id = %s",
+                     (hours_ago, hours_ago, limit, case_id))
+
+
+def build_history(client: TestClient, url: str, seed: int, count: int = 30) -> list[int]:
+    """File ``count`` cases and walk each through random steps of the loop; return their ids."""
+    rng = random.Random(seed)
+    categories = _categories(url)
+    ids: list[int] = []
+    for lon, lat in _places(url, count, rng):
+        body = {"category": rng.choice(categories), "channel": "hotline", "location": {"lon": lon, "lat": lat}}
+        made = client.post("/incidents", json=body, headers=auth(client, "operator"))
+        assert made.status_code == 201, made.text
+        ids.append(made.json()["id"])
+        if rng.random() < 0.6:
+            _backdate(url, ids[-1], rng)
+    for case_id in ids:
+        status = "accepted"
+        for _ in range(rng.randrange(0, 14)):
+            if status not in NEXT:
+                break
+            action = rng.choice(NEXT[status])
+            body: dict[str, Any] = {}
+            if action in ("reassign", "reject", "return", "escalate"):
+                body["reason"] = "测试"
+            if action == "mark_duplicate":
+                body["duplicate_of"] = rng.choice([i for i in ids if i != case_id])
+            reply = client.post(f"/incidents/{case_id}/{action}", json=body or None,
+                                headers=auth(client, ROLE[action]))
+            assert reply.status_code in (200, 409), reply.text  # 409: no free team, or already at the top
+            if reply.status_code == 200:
+                status = reply.json()["status"]
+    return ids
+
+
+# --- the independent recomputation ------------------------------------------------------------------------
+
+def _read(url: str, area: str, start: datetime, end: datetime) -> tuple[list[dict], dict[int, list[dict]]]:
+    with psycopg.connect(url) as conn:
+        cur = conn.cursor(row_factory=psycopg.rows.dict_row)
+        cases = cur.execute("""
+            SELECT i.id, i.status, i.team_id, i.reported_at, i.deadline, i.street_code, i.community_code,
+                   i.grid_code, k.team_type
+            FROM incidents i JOIN catalogue k ON k.code = i.category_code
+            WHERE i.grid_code LIKE %s AND i.reported_at >= %s AND i.reported_at < %s""",
+                            (area + "%", start, end)).fetchall()
+        log: dict[int, list[dict]] = defaultdict(list)
+        for event in cur.execute("SELECT * FROM incident_events WHERE incident_id = ANY(%s) ORDER BY id",
+                                 ([c["id"] for c in cases],)):
+            log[event["incident_id"]].append(event)
+    return cases, log
+
+
+def _us(delta: timedelta) -> int:
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def case_figures(case: dict, events: list[dict], as_of: datetime) -> dict[str, int]:
+    """One case's contribution to every count and stage sum, read from its log as the definitions say."""
+    statuses = [e["to_status"] for e in events if e["to_status"]]
+    assert statuses and statuses[-1] == case["status"], "the log and the case disagree"
+    filed = case["status"] not in ("rejected", "duplicate")
+    at = {action: [e["at"] for e in events if e["action"] == action] for action in
+          ("dispatch", "feedback", "return", "close")}
+    ids = {action: [e["id"] for e in events if e["action"] == action] for action in ("feedback", "return")}
+    dispatched_at = min(at["dispatch"], default=None)
+    fed_back_at = max(at["feedback"], default=None)
+    handled = bool(ids["feedback"]) and max(ids["feedback"]) > max(ids["return"], default=0)
+    closed = case["status"] == "closed"
+    closed_at = max(at["close"], default=None)
+    returns = len(at["return"])
+    due = case["reported_at"] + DISPATCH_LIMIT
+    team_owned = case["team_type"] is not None
+    f: dict[str, int] = defaultdict(int)
+    f["cases"] = 1
+    if not filed:
+        return f
+    f["filed"] = 1
+    f["dispatch_due"] = int(team_owned and (dispatched_at is not None or due < as_of))
+    f["dispatched_on_time"] = int(team_owned and dispatched_at is not None and dispatched_at <= due)
+    if dispatched_at is not None:
+        f["dispatched"] = 1
+        f["dispatch_us"] = _us(dispatched_at - case["reported_at"])
+        f["handling_due"] = int(handled or case["deadline"] < as_of)
+    if handled:
+        assert dispatched_at is not None and fed_back_at is not None
+        f["handled"] = 1
+        f["handled_on_time"] = int(fed_back_at <= case["deadline"])
+        f["handle_us"] = _us(fed_back_at - dispatched_at)
+    if ids["feedback"]:
+        f["fed_back"] = 1
+        f["reworked"] = int(returns > 0)
+    f["returns"] = returns
+    if closed:
+        assert closed_at is not None
+        f["closed"] = 1
+        f["closed_on_time"] = int(closed_at <= case["deadline"])
+        f["closed_first_time"] = int(returns == 0)
+        if handled:
+            assert fed_back_at is not None
+            f["checked"] = 1
+            f["check_us"] = _us(closed_at - fed_back_at)
+    return f
+
+
+RATES = {"on_time_dispatch_rate": ("dispatched_on_time", "dispatch_due"),
+         "on_time_handling_rate": ("handled_on_time", "handling_due"),
+         "closure_rate": ("closed", "filed"), "on_time_closure_rate": ("closed_on_time", "filed"),
+         "rework_rate": ("reworked", "fed_back"), "satisfaction_rate": ("closed_first_time", "closed")}
+STAGES = {"dispatch": ("dispatch_us", "dispatched"), "handle": ("handle_us", "handled"),
+          "check": ("check_us", "checked")}
+
+
+def expected_row(parts: list[dict[str, int]]) -> dict[str, Any]:
+    keys = {key for part in parts for key in part}
+    row: dict[str, Any] = {key: sum(part.get(key, 0) for part in parts) for key in keys}
+    for key in ("cases", "filed", "dispatched", "handled", "checked", "closed", "fed_back", "dispatch_us",
+                "handle_us", "check_us", "dispatch_due", "handling_due"):
+        row.setdefault(key, 0)
+    for name, (num, den) in RATES.items():
+        row[name] = row.get(num, 0) / row[den] if row[den] else None
+    row["avg_hours"] = {stage: row[total] / row[count] / 3_600_000_000 if row[count] else None
+                        for stage, (total, count) in STAGES.items()}
+    return row
+
+
+def recompute(url: str, area: str, first: date, last: date, as_of: datetime) -> dict[str, Any]:
+    start = datetime(first.year, first.month, first.day, tzinfo=CHINA)
+    end = datetime(last.year, last.month, last.day, tzinfo=CHINA) + timedelta(days=1)
+    cases, log = _read(url, area, start, end)
+    child_len = {6: 9, 9: 12, 12: 15, 15: 15}[len(area)]
+    by_child: dict[str, list] = defaultdict(list)
+    by_team: dict[int | None, list] = defaultdict(list)
+    everything = []
+    for case in cases:
+        figures = case_figures(case, log[case["id"]], as_of)
+        everything.append(figures)
+        by_child[case["grid_code"][:child_len]].append(figures)
+        by_team[case["team_id"]].append(figures)
+    return {"total": expected_row(everything), "count": len(cases),
+            "children": {code: expected_row(parts) for code, parts in by_child.items()},
+            "teams": {team: expected_row(parts) for team, parts in by_team.items()}}
+
+
+def assert_same(got: dict[str, Any], want: dict[str, Any], where: str) -> None:
+    for key, value in want.items():
+        assert got[key] == value, f"{where}: {key} is {got[key]!r}, the log says {value!r}"
+
+
+# --- tests ------------------------------------------------------------------------------------------------
+
+def _period() -> tuple[date, date]:
+    today = datetime.now(CHINA).date()
+    return today - timedelta(days=3), today
+
+
+@pytest.mark.parametrize("seed", [13, 2026])
+def test_figures_agree_with_the_event_log_at_every_level(client_rw: TestClient, demo_rw: str, seed: int) -> None:
+    ids = build_history(client_rw, demo_rw, seed)
+    with psycopg.connect(demo_rw) as conn:
+        grid, community, street = conn.execute(
+            "SELECT grid_code, community_code, street_code FROM incidents WHERE id = %s", (ids[0],)).fetchone()
+    first, last = _period()
+    seen_late = seen_rework = 0
+    for area in ("340111", street.strip(), community.strip(), grid.strip()):
+        reply = client_rw.get("/evaluation", params={"area": area, "from": first.isoformat(), "to": last.isoformat()},
+                              headers=auth(client_rw, "operator"))
+        assert reply.status_code == 200, reply.text
+        got = reply.json()
+        as_of = datetime.fromisoformat(got["as_of"])
+        want = recompute(demo_rw, area, first, last, as_of)
+        assert got["total"]["cases"] == want["count"] > 0
+        assert_same(got["total"], want["total"], f"{area} total")
+        children = {row["code"]: row for row in got["children"]}
+        for code, row in want["children"].items():
+            assert_same(children[code], row, f"{area} child {code}")
+        assert sum(row["cases"] for row in got["children"]) == want["count"]
+        teams = {row["team_id"]: row for row in got["teams"]}
+        assert set(teams) == set(want["teams"])
+        for team, row in want["teams"].items():
+            assert_same(teams[team], row, f"{area} team {team}")
+        seen_late += want["total"]["dispatch_due"] - want["total"].get("dispatched_on_time", 0)
+        seen_rework += want["total"].get("reworked", 0)
+    # the history exercised what the figures are about
+    assert seen_late > 0 and seen_rework > 0
+
+
+def test_demo_months_agree_with_the_log(client_ro: TestClient, demo_ro: str) -> None:
+    today = datetime.now(CHINA).date()
+    first = (today.replace(day=1) - timedelta(days=40)).replace(day=1)
+    reply = client_ro.get("/evaluation", params={"area": "340111", "from": first.isoformat(),
+                                                 "to": today.isoformat()}, headers=auth(client_ro, "operator"))
+    assert reply.status_code == 200, reply.text
+    got = reply.json()
+    want = recompute(demo_ro, "340111", first, today, datetime.fromisoformat(got["as_of"]))
+    assert want["count"] > 1000
+    assert_same(got["total"], want["total"], "district total")
+    for row in got["children"]:
+        assert_same(row, want["children"][row["code"]], f"street {row['code']}")
+    # the demo's late closures show: neither all nor none on time
+    assert 0 < got["total"]["on_time_closure_rate"] < 1
+
+
+def test_csv_and_workbook_hold_the_same_rows(client_ro: TestClient) -> None:
+    params = {"area": "340111001"}
+    headers = auth(client_ro, "operator", "340111")
+    data = client_ro.get("/evaluation", params=params, headers=headers).json()
+    as_csv = client_ro.get("/evaluation.csv", params=params, headers=headers)
+    assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
+    same = client_ro.get("/evaluation", params={**params, "format": "csv"}, headers=headers)
+    lines = list(csv.DictReader(io.StringIO(as_csv.text.lstrip("\ufeff"))))
+    assert same.text.splitlines()[1:] == as_csv.text.splitlines()[1:]  # same rows (as_of aside, none in CSV)
+    assert len(lines) == 1 + len(data["children"]) + len(data["teams"])
+    assert lines[0]["group"] == "street" and lines[0]["code"] == "340111001"
+    assert int(lines[0]["cases"]) == data["total"]["cases"]
+    for line, child in zip(lines[1:], data["children"], strict=False):
+        assert line["code"] == child["code"] and int(line["closed"]) == child["closed"]
+        assert (line["closure_rate"] == "") == (child["closure_rate"] is None)
+        if child["closure_rate"] is not None:
+            assert float(line["closure_rate"]) == child["closure_rate"]
+    book = client_ro.get("/evaluation.xlsx", params=params, headers=headers)
+    assert book.status_code == 200 and "spreadsheetml" in book.headers["content-type"]
+    workbook = load_workbook(io.BytesIO(book.content))
+    assert workbook.sheetnames == ["评价", "定义"]
+    sheet = workbook["评价"]
+    keys = [cell.value for cell in sheet[2]]
+    first_row = dict(zip(keys, [cell.value for cell in sheet[3]], strict=True))
+    assert first_row["code"] == "340111001" and first_row["cases"] == data["total"]["cases"]
+    assert first_row["on_time_handling_rate"] == data["total"]["on_time_handling_rate"]
+    assert sheet.max_row == 2 + len(lines)
+    notes = [row[0].value for row in workbook["定义"].iter_rows()]
+    assert "closure_rate" in notes and "satisfaction_rate" in notes
+
+
+def test_default_period_is_the_current_month_in_china(client_ro: TestClient) -> None:
+    reply = client_ro.get("/evaluation", headers=auth(client_ro, "operator", "340111001"))
+    assert reply.status_code == 200
+    got = reply.json()
+    today = datetime.now(UTC).astimezone(CHINA).date()
+    assert got["area"]["code"] == "340111001" and got["child_level"] == "community"
+    assert got["from"] == today.replace(day=1).isoformat() and got["to"][:7] == today.isoformat()[:7]
+    assert {"on_time_handling_rate", "closure_rate", "rework_rate", "satisfaction_rate"} <= set(got["definitions"])
+
+
+@pytest.mark.parametrize(("params", "status"), [
+    ({"area": "340111999"}, 404),
+    ({"area": "34011"}, 422),
+    ({"area": "340111", "from": "2026-12-10", "to": "2026-12-01"}, 422),
+    ({"area": "340111", "from": "2026-13-01"}, 422),
+    ({"area": "340111", "from": "yesterday"}, 422),
+    ({"area": "340111", "from": "2024-01-01", "to": "2026-01-01"}, 422),
+    ({"area": "340111", "format": "pdf"}, 422),
+])
+def test_bad_input_is_a_clear_4xx_and_changes_nothing(client_ro: TestClient, sync_ro: psycopg.Connection,
+                                                     params: dict[str, str], status: int) -> None:
+    before = sync_ro.execute("SELECT count(*), max(id) FROM incident_events").fetchone()
+    reply = client_ro.get("/evaluation", params=params, headers=auth(client_ro, "operator"))
+    assert reply.status_code == status, reply.text
+    if status >= 400:
+        body = reply.json()
+        assert body["code"] and body["detail"] and "Traceback" not in reply.text and "SELECT" not in reply.text
+    assert sync_ro.execute("SELECT count(*), max(id) FROM incident_events").fetchone() == before
+
+
+def test_area_must_lie_in_the_token_area(client_ro: TestClient) -> None:
+    street = auth(client_ro, "operator", "340111001")
+    assert client_ro.get("/evaluation", params={"area": "340111002"}, headers=street).status_code == 403
+    assert client_ro.get("/evaluation", params={"area": "340111"}, headers=street).status_code == 403
+    assert client_ro.get("/evaluation.csv", params={"area": "340111"}, headers=street).status_code == 403
+    assert client_ro.get("/reports/evaluation/340111", headers=street).status_code == 403
+    assert client_ro.get("/evaluation", params={"area": "340111001001"}, headers=street).status_code == 200
+    assert client_ro.get("/evaluation").status_code == 401
+
+
+def test_report_page_ranks_the_children_and_draws_charts(client_ro: TestClient) -> None:
+    headers = auth(client_ro, "operator")
+    month = datetime.now(CHINA).strftime("%Y-%m")
+    page = client_ro.get(f"/reports/evaluation/340111?month={month}", headers=headers)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    data = client_ro.get("/evaluation", params={"area": "340111"}, headers=headers).json()
+    html = page.text
+    assert html.count("<svg") >= 5 and "http://" not in html and "https://" not in html
+    # streets appear in ranking order: on-time handling rate, best first
+    rates = [row["on_time_handling_rate"] for row in data["children"]]
+    def key(row: dict) -> tuple:
+        def rate(name: str, missing: float) -> float:
+            return missing if row[name] is None else row[name]
+        return (-rate("on_time_handling_rate", -1), -rate("closure_rate", -1), rate("rework_rate", 2), row["code"])
+    ranked = sorted(data["children"], key=key)
+    table = html[html.index('class="children"'):html.index("</table>", html.index('class="children"'))]
+    positions = [table.index(row["name"]) for row in ranked]
+    assert positions == sorted(positions) and len(rates) == 10
+    for bad in ("2026-13", "26-01", "x"):
+        reply = client_ro.get(f"/reports/evaluation/340111?month={bad}", headers=headers)
+        assert reply.status_code == 422 and reply.json()["code"]
+    assert client_ro.get("/reports/evaluation/34011x", headers=headers).status_code == 422
+    assert client_ro.get("/reports/evaluation/340111999", headers=headers).status_code == 404
