@@ -4,8 +4,13 @@ Three figures drive a command view's shading and side panel:
 
 * ``open_cases``: cases not closed, rejected or marked duplicate;
 * ``overdue_cases``: open cases past their deadline, right now;
-* ``on_time_rate``: of the cases closed in the last 30 days, the share closed
-  by their deadline; None when none was closed (no data is not 0 %).
+* ``on_time_rate``: of the cases closed in the last 30 China days (today
+  and the 29 before), the share closed by their deadline; None when none
+  was closed (no data is not 0 %).
+
+They come from the counters the database keeps as cases change
+(:mod:`layers.walls.aggregates`), so a view costs the same after a million
+cases as after a thousand.
 
 A case counts for the child its row names at filing time (``street_code``,
 ``community_code``, ``grid_code``), the same attribution the closed loop uses.
@@ -19,8 +24,9 @@ from datetime import datetime
 from psycopg import AsyncConnection, sql
 
 from layers.areas import LEVELS, Area, level_of
-from layers.loop import OPEN_STATES
+from layers.loop import ENDED_SQL, OPEN_STATES
 from layers.rows import all_rows
+from layers.walls.aggregates import DAY_ZONE
 
 CLOSURE_WINDOW_DAYS = 30
 INDICATORS = ("open_cases", "overdue_cases", "on_time_rate")
@@ -67,26 +73,38 @@ class OverdueCase:
 def _indicators_query(level_name: str) -> sql.Composed:
     level = LEVELS[level_name]
     current = sql.SQL("AND c.valid_to IS NULL") if level.child_table == "grids" else sql.SQL("")
-    # the district code bounds the join to one district's rows (and to its shard, later)
+    # counters per child (wall_case_counts, wall_case_days: a few rows each, by primary key);
+    # overdue = open - open not yet due, and the cases not yet due are the recent ones
+    # (incidents_open_due), so nothing here reads the years of closed cases
     return sql.SQL("""
         SELECT c.code, c.name,
-               count(i.id) FILTER (WHERE i.status = ANY(%(open)s)) AS open_cases,
-               count(i.id) FILTER (WHERE i.status = ANY(%(open)s) AND i.deadline < now())
-                   AS overdue_cases,
-               count(i.id) FILTER (WHERE i.status = 'closed') AS closed_30d,
-               count(i.id) FILTER (WHERE i.status = 'closed' AND i.closed_at <= i.deadline)
-                   AS on_time_30d
+               coalesce(o.open_cases, 0) AS open_cases,
+               coalesce(o.open_cases, 0) - coalesce(f.not_due, 0) AS overdue_cases,
+               coalesce(d.closed, 0) AS closed_30d, coalesce(d.on_time, 0) AS on_time_30d
         FROM {children} AS c
-        LEFT JOIN incidents AS i
-          ON i.district_code = %(district)s AND i.{child_col} = c.code
-         AND (i.status = ANY(%(open)s)
-              OR (i.status = 'closed' AND i.closed_at >= now() - make_interval(days => %(days)s)))
+        LEFT JOIN LATERAL (
+            SELECT sum(w.cases) FILTER (WHERE w.status = ANY(%(open)s))::integer AS open_cases
+            FROM wall_case_counts AS w WHERE w.area_code = c.code::text) AS o ON true
+        LEFT JOIN LATERAL (
+            SELECT sum(w.closed)::integer AS closed, sum(w.closed_on_time)::integer AS on_time
+            FROM wall_case_days AS w
+            WHERE w.area_code = c.code::text
+              AND w.day > (now() AT TIME ZONE {zone})::date - %(days)s) AS d ON true
+        LEFT JOIN (
+            SELECT i.{child_col} AS code, count(*)::integer AS not_due
+            FROM incidents AS i
+            WHERE i.district_code = %(district)s AND i.{area_col} = %(code)s
+              AND i.status NOT IN {ended} AND i.deadline >= now()
+            GROUP BY 1) AS f ON f.code = c.code
         WHERE c.{parent} = %(code)s {current}
-        GROUP BY c.code, c.name ORDER BY c.code""").format(
+        ORDER BY c.code""").format(
         children=sql.Identifier(level.child_table),
         child_col=sql.Identifier(_CHILD_COLUMN[level_name]),
+        area_col=sql.Identifier(_AREA_COLUMN[level_name]),
         parent=sql.Identifier(level.child_parent_column),
         current=current,
+        zone=sql.Literal(DAY_ZONE),
+        ended=sql.SQL(ENDED_SQL),
     )
 
 

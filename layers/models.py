@@ -9,11 +9,11 @@ database so they cannot drift from it.
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from geoalchemy2 import Geometry
-from sqlalchemy import BigInteger, Boolean, Computed, Float, ForeignKey, Integer, String, Text, Time
+from sqlalchemy import BigInteger, Boolean, Computed, Date, Float, ForeignKey, Integer, String, Text, Time
 from sqlalchemy.dialects.postgresql import JSONB, TIMESTAMP
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -211,6 +211,8 @@ class Incident(Base):
     reporter: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     attributes: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     media_url: Mapped[str | None] = mapped_column(Text)
+    # the transaction that last wrote the case: live feeds' "changed since" (migration 0008)
+    changed_xid: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class IncidentEvent(Base):
@@ -259,3 +261,40 @@ class PlanningProposal(Base):
     published_at: Mapped[datetime | None] = mapped_column(Timestamp)
     features: Mapped[dict[str, Any]] = mapped_column(JSONB)
     report: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class WallCaseCount(Base):
+    """Cases per area and status, kept by triggers for the map walls.
+
+    Each writing connection adds to its own ``slot``; readers sum the slots.
+    """
+
+    __tablename__ = "wall_case_counts"
+    area_code: Mapped[str] = mapped_column(Text, primary_key=True)
+    status: Mapped[str] = mapped_column(Text, primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cases: Mapped[int] = mapped_column(Integer)
+
+
+class WallCaseDay(Base):
+    """Per area and China day: cases reported, closed, and closed by their deadline."""
+
+    __tablename__ = "wall_case_days"
+    area_code: Mapped[str] = mapped_column(Text, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reported: Mapped[int] = mapped_column(Integer)
+    closed: Mapped[int] = mapped_column(Integer)
+    closed_on_time: Mapped[int] = mapped_column(Integer)
+
+
+class WallCaseCell(Base):
+    """Open cases per community and ~200 m cell, with coordinate sums (a cluster sits at the mean)."""
+
+    __tablename__ = "wall_case_cells"
+    area_code: Mapped[str] = mapped_column(Text, primary_key=True)
+    cx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cy: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cases: Mapped[int] = mapped_column(Integer)
+    sum_lon: Mapped[float] = mapped_column(Float)
+    sum_lat: Mapped[float] = mapped_column(Float)

@@ -16,7 +16,7 @@ from layers.models import Base, Grid, Incident
 FAMILY = {
     "VARCHAR": {"character varying", "character", "text"}, "TEXT": {"text"}, "INTEGER": {"integer"},
     "BIGINT": {"bigint"}, "FLOAT": {"double precision", "real"}, "BOOLEAN": {"boolean"},
-    "TIMESTAMP": {"timestamp with time zone"}, "TIME": {"time without time zone"}, "JSONB": {"jsonb"},
+    "TIMESTAMP": {"timestamp with time zone"}, "TIME": {"time without time zone"}, "JSONB": {"jsonb"}, "DATE": {"date"},
     "GEOMETRY": {"USER-DEFINED"},
 }
 

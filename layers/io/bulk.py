@@ -57,7 +57,7 @@ def deferred_indexes(conn: psycopg.Connection, tables: tuple[str, ...], rows: in
 
 
 @contextlib.contextmanager
-def checked_references(conn: psycopg.Connection, tables: tuple[str, ...]) -> Iterator[None]:
+def checked_references(conn: psycopg.Connection, tables: tuple[str, ...]) -> Iterator[bool]:
     """Skip PostgreSQL's per-row foreign-key checks for a load whose references were all checked already.
 
     A million cases means three million foreign-key lookups, each a query of
@@ -67,14 +67,15 @@ def checked_references(conn: psycopg.Connection, tables: tuple[str, ...]) -> Ite
     agree. Skipping them needs a superuser (``session_replication_role``),
     which the embedded cluster and the postgis image's owner are; otherwise
     the checks simply run. Statement triggers are skipped too, so the
-    layers' change notices are sent here instead.
+    layers' change notices are sent here instead, and the caller, told
+    ``True``, redoes what row triggers keep (the walls' case counters).
     """
     superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
     if not (superuser and superuser[0]):
-        yield
+        yield False
         return
     conn.execute("SET LOCAL session_replication_role = replica")
-    yield
+    yield True
     conn.execute("SET LOCAL session_replication_role = DEFAULT")
     for table in tables:
         conn.execute("SELECT pg_notify('wangge_layers', %(table)s || ' ' || nextval(%(seq)s::regclass))",

@@ -1,0 +1,93 @@
+"""Per-area case counters kept by the database (migration 0008), and their rebuild.
+
+Statement triggers on ``incidents`` keep three tables current in the
+writer's own transaction: cases per area and status (``wall_case_counts``),
+per area and China day (``wall_case_days``: reported, closed, closed in
+time) and open cases per community and 0.002° cell (``wall_case_cells``).
+Every reader here costs what the screen shows (tens of areas, hundreds of
+cells), never the number of cases ever filed.
+
+A bulk load that skips triggers (``session_replication_role = replica``,
+:func:`layers.io.bulk.checked_references`) calls :func:`rebuild_aggregates`
+before it commits.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import AsyncConnection
+
+from layers.rows import all_rows
+
+CELL_DEG = 0.002
+"""The counters' cell (about 200 m), as migration 0008 sums them."""
+DAY_ZONE = "Asia/Shanghai"
+"""Days of ``wall_case_days`` are China days."""
+
+
+def rebuild_aggregates(conn: psycopg.Connection) -> None:
+    """Recompute every counter from the cases (inside the caller's transaction)."""
+    conn.execute("SELECT wangge_rebuild_wall_aggregates()")
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Open cases of one cluster cell: how many, and their mean position."""
+
+    key: str
+    lon: float
+    lat: float
+    count: int
+
+
+_CELLS = """
+    SELECT floor(cx::float8 / %(k)s)::integer AS gx, floor(cy::float8 / %(k)s)::integer AS gy,
+           sum(cases)::integer AS cases, sum(sum_lon) AS sx, sum(sum_lat) AS sy
+    FROM wall_case_cells
+    WHERE area_code >= %(lo)s AND area_code < %(hi)s
+      AND cx BETWEEN %(x0)s AND %(x1)s AND cy BETWEEN %(y0)s AND %(y1)s
+    GROUP BY 1, 2 HAVING sum(cases) > 0
+    ORDER BY 1, 2"""
+
+
+def prefix_range(area: str) -> tuple[str, str]:
+    """The range of codes an area prefixes, for an index range scan (":" sorts right after "9")."""
+    return area, area + ":"
+
+
+async def case_clusters(
+    conn: AsyncConnection, area: str, box: tuple[float, float, float, float], cell_deg: float
+) -> list[Cluster]:
+    """Open cases of ``area`` whose counter cell meets ``box``, merged into cells of about ``cell_deg``.
+
+    Positions are the mean of the cases' own points; a cluster cell is a
+    whole number of counter cells, so counts never split a case.
+    """
+    k = max(1, round(cell_deg / CELL_DEG))
+    w, s, e, n = box
+    lo, hi = prefix_range(area)
+    rows = await all_rows(conn, _CELLS, {
+        "k": k, "lo": lo, "hi": hi,
+        "x0": math.floor(w / CELL_DEG), "x1": math.floor(e / CELL_DEG),
+        "y0": math.floor(s / CELL_DEG), "y1": math.floor(n / CELL_DEG)})
+    return [Cluster(f"c{r['gx']}_{r['gy']}_{k}", r["sx"] / r["cases"], r["sy"] / r["cases"], r["cases"])
+            for r in rows]
+
+
+_OPEN_IN_VIEW = """
+    SELECT coalesce(sum(cases), 0)::integer AS cases FROM wall_case_cells
+    WHERE area_code >= %(lo)s AND area_code < %(hi)s
+      AND cx BETWEEN %(x0)s AND %(x1)s AND cy BETWEEN %(y0)s AND %(y1)s"""
+
+
+async def open_near(conn: AsyncConnection, area: str, box: tuple[float, float, float, float]) -> int:
+    """Open cases of ``area`` in the counter cells meeting ``box`` (an upper bound of those inside it)."""
+    w, s, e, n = box
+    lo, hi = prefix_range(area)
+    rows = await all_rows(conn, _OPEN_IN_VIEW, {
+        "lo": lo, "hi": hi, "x0": math.floor(w / CELL_DEG), "x1": math.floor(e / CELL_DEG),
+        "y0": math.floor(s / CELL_DEG), "y1": math.floor(n / CELL_DEG)})
+    return int(rows[0]["cases"]) if rows else 0
