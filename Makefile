@@ -24,7 +24,7 @@ bench: setup
 setup: system $(VENV)/.installed
 
 system:
-	scripts/ensure_system_packages.sh postgis
+	scripts/ensure_system_packages.sh postgis mosquitto
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api import errors, escalator, openapi
+from api import errors, escalator, openapi, sensing
 from api.bodylimit import BodyLimit
 from api.cors import ReadCors
 from api.gridcache import GridCache
@@ -33,6 +33,8 @@ from api.routers import (
     open311,
     planning,
     ready,
+    sensors,
+    sta,
     teams,
     tiles,
 )
@@ -70,9 +72,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.grids = GridCache(app.state.pool, app.state.layers)
         await app.state.grids.start()
         timer = escalator.start(app.state.pool, settings.escalate_every_s)
+        app.state.sensing = await sensing.start(app, sensing.mqtt_url(settings.mqtt_url))
         try:
             yield
         finally:
+            await sensing.stop(app.state.sensing)
             await escalator.stop(timer)
             await app.state.grids.stop()
             await app.state.layers.stop()
@@ -85,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # routes are matched in order: the hot paths first; planning before map_views,
     # so /maps/planner/{code} wins over /maps/{level}/{code}
     for module in (health, locate, tiles, incidents, live, ready, collections, catalogue, teams, open311,
-                   planning, grids, evaluation, admin, landing, map_views):
+                   planning, grids, evaluation, admin, sensors, sta, landing, map_views):
         app.include_router(module.router)
     app.mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(TileHits)

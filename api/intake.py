@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Request
+from fastapi import FastAPI, Request
 from psycopg import AsyncConnection
 
 from api.schemas import NewIncident
@@ -42,12 +42,17 @@ async def new_case(conn: AsyncConnection, body: NewIncident, key: str | None) ->
 
 def intake_options(request: Request) -> incidents.IntakeOptions:
     """Intake's settings and this process's fresh in-memory grid index and catalogue."""
-    settings = request.app.state.settings
-    index = request.app.state.grids.current()
-    version = request.app.state.layers.version("catalogue")
+    return app_intake_options(request.app)
+
+
+def app_intake_options(app: FastAPI) -> incidents.IntakeOptions:
+    """:func:`intake_options` for work that has the app but no request (the MQTT subscriber)."""
+    settings = app.state.settings
+    index = app.state.grids.current()
+    version = app.state.layers.version("catalogue")
 
     async def category_of(conn: AsyncConnection, code: str) -> Category:
-        return await request.app.state.catalogue.category(conn, code, version)
+        return await app.state.catalogue.category(conn, code, version)
 
     return incidents.IntakeOptions(settings.near_boundary_m, settings.max_team_range_m,
                                    index.locate if index is not None else None, category_of)

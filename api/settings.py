@@ -62,6 +62,16 @@ class Settings(BaseSettings):
                                     "(metres) to a stored vertex or edge are taken to be on it")
     cors_origins: str = Field(default="", description="comma-separated origins (https://host:port) allowed "
                               "to read the read routes cross-origin, * for any; none by default")
+    # sensing (layers/sensing): the MQTT broker, the readings' retention, what an alarm files
+    mqtt_url: str | None = Field(default=None, description="MQTT broker for sensor readings "
+                                 "(mqtt://host:port); unset: the embedded mosquitto; '' or 'off': no MQTT")
+    mqtt_port: int = Field(default=51883, ge=1024, le=65535, description="embedded mosquitto's loopback port")
+    readings_retention_months: int = Field(default=24, ge=1, le=1200, description="months of sensor "
+                                           "readings kept; older monthly partitions are dropped")
+    sensor_category: str = Field(default="10.04", max_length=20, description="catalogue code of the "
+                                 "cases sensor alarms open (道路积水 in the demo catalogue)")
+    sensor_tick_s: float = Field(default=15, ge=0, description="how often quiet sensors are checked "
+                                 "(offline, alarms whose duration passed); 0: never")
 
 
 @lru_cache

@@ -87,6 +87,40 @@ class Camera(Base):
     kind: Mapped[str] = mapped_column(Text)
     online: Mapped[bool] = mapped_column(Boolean)
     geom: Mapped[Any] = mapped_column(geometry("POINT"))
+    # the view sector: heading clockwise from true north, field of view, range
+    heading_deg: Mapped[float] = mapped_column(Float)
+    fov_deg: Mapped[float] = mapped_column(Float)
+    range_m: Mapped[float] = mapped_column(Float)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    stream_url: Mapped[str | None] = mapped_column(Text)
+    snapshot_url: Mapped[str | None] = mapped_column(Text)
+
+
+class CameraEventType(Base):
+    """A video platform's event type and the catalogue code its cases get."""
+
+    __tablename__ = "camera_event_types"
+    type: Mapped[str] = mapped_column(Text, primary_key=True)
+    category_code: Mapped[str] = mapped_column(ForeignKey("catalogue.code"))
+    name: Mapped[str] = mapped_column(Text)
+    # below this confidence an event is ignored (null: the service's setting)
+    min_confidence: Mapped[float | None] = mapped_column(Float)
+
+
+class CameraEvent(Base):
+    """One event a camera platform sent, and what became of it."""
+
+    __tablename__ = "camera_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"))
+    type: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float] = mapped_column(Float)
+    at: Mapped[datetime] = mapped_column(Timestamp)
+    snapshot_url: Mapped[str | None] = mapped_column(Text)
+    geom: Mapped[Any] = mapped_column(geometry("POINT"))
+    outcome: Mapped[str] = mapped_column(Text)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    received_at: Mapped[datetime] = mapped_column(Timestamp)
 
 
 class WaterloggingPoint(Base):
@@ -211,6 +245,13 @@ class Incident(Base):
     reporter: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     attributes: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     media_url: Mapped[str | None] = mapped_column(Text)
+    # the stage of the loop the status is in, and the approved pause stopping its clock (migration 0007)
+    stage: Mapped[str | None] = mapped_column(Text, Computed(
+        "CASE status WHEN 'accepted' THEN 'dispatch' WHEN 'dispatched' THEN 'handle' WHEN 'handling' THEN 'handle' "
+        "WHEN 'feedback' THEN 'verify' WHEN 'verified' THEN 'feedback' END", persisted=True))
+    paused_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    paused_until: Mapped[datetime | None] = mapped_column(Timestamp)
+    rework_count: Mapped[int] = mapped_column(Integer)
     # the transaction that last wrote the case: live feeds' "changed since" (migration 0008)
     changed_xid: Mapped[int | None] = mapped_column(BigInteger)
 
@@ -263,6 +304,72 @@ class PlanningProposal(Base):
     report: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
 
+class CasePhoto(Base):
+    """A photo of a case taken in the field, stored re-encoded (no location metadata) under the data folder."""
+
+    __tablename__ = "case_photos"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    district_code: Mapped[str] = mapped_column(String(6))
+    stage: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(Text)
+    content_type: Mapped[str] = mapped_column(Text)
+    bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(Text)
+    taken_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class Sensor(Base):
+    """A sensor (a water-level gauge, or any numeric one) at a point, with its alarm thresholds."""
+
+    __tablename__ = "sensors"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(Text)
+    unit: Mapped[str] = mapped_column(Text)
+    watches: Mapped[str | None] = mapped_column(Text)
+    warn_level: Mapped[float | None] = mapped_column(Float)
+    alarm_level: Mapped[float | None] = mapped_column(Float)
+    clear_level: Mapped[float | None] = mapped_column(Float)
+    min_duration_s: Mapped[int] = mapped_column(Integer)
+    offline_after_s: Mapped[int] = mapped_column(Integer)
+    cooldown_s: Mapped[int] = mapped_column(Integer)
+    district_code: Mapped[str | None] = mapped_column(String(6))
+    community_code: Mapped[str | None] = mapped_column(String(12))
+    geom: Mapped[Any] = mapped_column(geometry("POINT"))
+
+
+class SensorReading(Base):
+    """One reading of a sensor (partitioned by month)."""
+
+    __tablename__ = "sensor_readings"
+    sensor_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    time: Mapped[datetime] = mapped_column(Timestamp, primary_key=True)
+    value: Mapped[float] = mapped_column(Float)
+
+
+class SensorState(Base):
+    """The alarm rule's memory for one sensor."""
+
+    __tablename__ = "sensor_states"
+    sensor_id: Mapped[int] = mapped_column(ForeignKey("sensors.id"), primary_key=True)
+    level: Mapped[str] = mapped_column(Text)
+    since: Mapped[datetime | None] = mapped_column(Timestamp)
+    pending_since: Mapped[datetime | None] = mapped_column(Timestamp)
+    peak: Mapped[float | None] = mapped_column(Float)
+    last_value: Mapped[float | None] = mapped_column(Float)
+    last_time: Mapped[datetime | None] = mapped_column(Timestamp)
+    time_above_s: Mapped[float] = mapped_column(Float)
+    offline: Mapped[bool] = mapped_column(Boolean)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"))
+    cleared_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
 class WallCaseCount(Base):
     """Cases per area and status, kept by triggers for the map walls.
 
@@ -298,3 +405,95 @@ class WallCaseCell(Base):
     cases: Mapped[int] = mapped_column(Integer)
     sum_lon: Mapped[float] = mapped_column(Float)
     sum_lat: Mapped[float] = mapped_column(Float)
+
+
+class WorkCalendar(Base):
+    """A working-time calendar: the national one (``CN``) or a district's own."""
+
+    __tablename__ = "calendars"
+    code: Mapped[str] = mapped_column(Text, primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    periods: Mapped[str] = mapped_column(Text)
+    weekdays: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class CalendarYear(Base):
+    """A year a calendar imported from a file, replacing the official schedule of that year."""
+
+    __tablename__ = "calendar_years"
+    calendar_code: Mapped[str] = mapped_column(ForeignKey("calendars.code"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    imported_at: Mapped[datetime] = mapped_column(Timestamp)
+
+
+class CalendarDay(Base):
+    """A holiday or adjusted workday of an imported year."""
+
+    __tablename__ = "calendar_days"
+    calendar_code: Mapped[str] = mapped_column(Text, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(Text)
+    name: Mapped[str] = mapped_column(Text)
+    year: Mapped[int | None] = mapped_column(Integer, Computed("extract(year FROM day)", persisted=True))
+
+
+class StageLimit(Base):
+    """A category's time limit for one stage, overriding the default."""
+
+    __tablename__ = "stage_limits"
+    category_code: Mapped[str] = mapped_column(ForeignKey("catalogue.code"), primary_key=True)
+    stage: Mapped[str] = mapped_column(Text, primary_key=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    working: Mapped[bool] = mapped_column(Boolean)
+
+
+class DelayLimit(Base):
+    """How often and how long a category's handling may be extended or suspended."""
+
+    __tablename__ = "delay_limits"
+    category_code: Mapped[str] = mapped_column(ForeignKey("catalogue.code"), primary_key=True)
+    kind: Mapped[str] = mapped_column(Text, primary_key=True)
+    max_count: Mapped[int] = mapped_column(Integer)
+    max_minutes: Mapped[int] = mapped_column(Integer)
+
+
+class TimeRequest(Base):
+    """An extension (延期) or suspension (挂起) request and its decision."""
+
+    __tablename__ = "time_requests"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    district_code: Mapped[str] = mapped_column(String(6))
+    kind: Mapped[str] = mapped_column(Text)
+    minutes: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    rework: Mapped[int] = mapped_column(Integer)
+    requested_by: Mapped[str] = mapped_column(Text)
+    requested_role: Mapped[str] = mapped_column(Text)
+    requested_at: Mapped[datetime] = mapped_column(Timestamp)
+    decided_by: Mapped[str | None] = mapped_column(Text)
+    decided_role: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    decision_reason: Mapped[str] = mapped_column(Text)
+
+
+class CaseAssignment(Base):
+    """A team on a case: the lead (主办) or a supporter (协办), with its own due time and feedback."""
+
+    __tablename__ = "case_assignments"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
+    district_code: Mapped[str] = mapped_column(String(6))
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
+    role: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    assigned_at: Mapped[datetime] = mapped_column(Timestamp)
+    due_at: Mapped[datetime] = mapped_column(Timestamp)
+    limit_minutes: Mapped[int] = mapped_column(Integer)
+    working: Mapped[bool] = mapped_column(Boolean)
+    ended_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    feedback: Mapped[str] = mapped_column(Text)

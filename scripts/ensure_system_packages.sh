@@ -3,7 +3,8 @@
 #   postgis   PostGIS for the machine's PostgreSQL (the store; also in tests)
 #   chromium  headless browser for the map-page tests
 #   wrk       HTTP load generator of the benchmarks
-# Usage: scripts/ensure_system_packages.sh postgis [chromium] [wrk]
+#   mosquitto MQTT broker for sensor readings (embedded default; also in tests)
+# Usage: scripts/ensure_system_packages.sh postgis [chromium] [wrk] [mosquitto]
 set -euo pipefail
 sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 missing=()
@@ -20,6 +21,9 @@ for want in "$@"; do
       ;;
     wrk)
       command -v wrk >/dev/null || missing+=(wrk)
+      ;;
+    mosquitto)
+      [ -x /usr/sbin/mosquitto ] || missing+=(mosquitto)
       ;;
     *) echo "unknown package group: $want" >&2; exit 2 ;;
   esac

@@ -34,10 +34,16 @@ log = logging.getLogger(__name__)
 
 GENERATOR_VERSION = 2
 DEMO_TABLES = (
+    "sensor_states", "sensor_readings", "sensors",
     "incident_events", "incidents", "planning_proposals", "catalogue", "teams", "team_types",
     "buildings", "stall_zones", "waterlogging_points", "cameras", "grids", "communities",
     "streets", "districts",
 )
+
+
+DEMO_SENSORS = """
+    INSERT INTO sensors (code, name, kind, unit, watches, geom)
+    SELECT sensor_id, name || '水位计', 'water_level', 'cm', code, geom FROM waterlogging_points ORDER BY code"""
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,8 @@ def build_demo(url: str, district: District, spec: DemoSpec) -> None:
         _load_hierarchy(conn, district, h, street_codes, street_names, proj, rng, now)
         building_rows = features.buildings(h, area, street_names, district.name, spec.buildings, rng)
         _load_features(conn, h, area, building_rows, street_codes, street_names, proj, spec, rng)
+        # a radar level sensor in each waterlogging point, obeying the point's levels (issue 10)
+        conn.execute(DEMO_SENSORS)
         team_rows = _load_catalogue_and_teams(conn, h, street_codes, street_names, proj, rng)
         centroids = np.array([(b[-1].centroid.x, b[-1].centroid.y) for b in building_rows])
         drafts = history.cases(centroids, [b[1] for b in building_rows], team_rows, now,
