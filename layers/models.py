@@ -252,13 +252,6 @@ class Incident(Base):
     paused_at: Mapped[datetime | None] = mapped_column(Timestamp)
     paused_until: Mapped[datetime | None] = mapped_column(Timestamp)
     rework_count: Mapped[int] = mapped_column(Integer)
-    # the stage of the loop the status is in, and the approved pause stopping its clock (migration 0007)
-    stage: Mapped[str | None] = mapped_column(Text, Computed(
-        "CASE status WHEN 'accepted' THEN 'dispatch' WHEN 'dispatched' THEN 'handle' WHEN 'handling' THEN 'handle' "
-        "WHEN 'feedback' THEN 'verify' WHEN 'verified' THEN 'feedback' END", persisted=True))
-    paused_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    paused_until: Mapped[datetime | None] = mapped_column(Timestamp)
-    rework_count: Mapped[int] = mapped_column(Integer)
     # the transaction that last wrote the case: live feeds' "changed since" (migration 0008)
     changed_xid: Mapped[int | None] = mapped_column(BigInteger)
 
@@ -412,98 +405,6 @@ class WallCaseCell(Base):
     cases: Mapped[int] = mapped_column(Integer)
     sum_lon: Mapped[float] = mapped_column(Float)
     sum_lat: Mapped[float] = mapped_column(Float)
-
-
-class WorkCalendar(Base):
-    """A working-time calendar: the national one (``CN``) or a district's own."""
-
-    __tablename__ = "calendars"
-    code: Mapped[str] = mapped_column(Text, primary_key=True)
-    name: Mapped[str] = mapped_column(Text)
-    periods: Mapped[str] = mapped_column(Text)
-    weekdays: Mapped[str] = mapped_column(Text)
-    updated_at: Mapped[datetime] = mapped_column(Timestamp)
-
-
-class CalendarYear(Base):
-    """A year a calendar imported from a file, replacing the official schedule of that year."""
-
-    __tablename__ = "calendar_years"
-    calendar_code: Mapped[str] = mapped_column(ForeignKey("calendars.code"), primary_key=True)
-    year: Mapped[int] = mapped_column(Integer, primary_key=True)
-    source: Mapped[str] = mapped_column(Text)
-    imported_at: Mapped[datetime] = mapped_column(Timestamp)
-
-
-class CalendarDay(Base):
-    """A holiday or adjusted workday of an imported year."""
-
-    __tablename__ = "calendar_days"
-    calendar_code: Mapped[str] = mapped_column(Text, primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    kind: Mapped[str] = mapped_column(Text)
-    name: Mapped[str] = mapped_column(Text)
-    year: Mapped[int | None] = mapped_column(Integer, Computed("extract(year FROM day)", persisted=True))
-
-
-class StageLimit(Base):
-    """A category's time limit for one stage, overriding the default."""
-
-    __tablename__ = "stage_limits"
-    category_code: Mapped[str] = mapped_column(ForeignKey("catalogue.code"), primary_key=True)
-    stage: Mapped[str] = mapped_column(Text, primary_key=True)
-    minutes: Mapped[int] = mapped_column(Integer)
-    working: Mapped[bool] = mapped_column(Boolean)
-
-
-class DelayLimit(Base):
-    """How often and how long a category's handling may be extended or suspended."""
-
-    __tablename__ = "delay_limits"
-    category_code: Mapped[str] = mapped_column(ForeignKey("catalogue.code"), primary_key=True)
-    kind: Mapped[str] = mapped_column(Text, primary_key=True)
-    max_count: Mapped[int] = mapped_column(Integer)
-    max_minutes: Mapped[int] = mapped_column(Integer)
-
-
-class TimeRequest(Base):
-    """An extension (延期) or suspension (挂起) request and its decision."""
-
-    __tablename__ = "time_requests"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
-    district_code: Mapped[str] = mapped_column(String(6))
-    kind: Mapped[str] = mapped_column(Text)
-    minutes: Mapped[int] = mapped_column(Integer)
-    reason: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text)
-    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
-    rework: Mapped[int] = mapped_column(Integer)
-    requested_by: Mapped[str] = mapped_column(Text)
-    requested_role: Mapped[str] = mapped_column(Text)
-    requested_at: Mapped[datetime] = mapped_column(Timestamp)
-    decided_by: Mapped[str | None] = mapped_column(Text)
-    decided_role: Mapped[str | None] = mapped_column(Text)
-    decided_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    decision_reason: Mapped[str] = mapped_column(Text)
-
-
-class CaseAssignment(Base):
-    """A team on a case: the lead (主办) or a supporter (协办), with its own due time and feedback."""
-
-    __tablename__ = "case_assignments"
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"))
-    district_code: Mapped[str] = mapped_column(String(6))
-    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"))
-    role: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(Text)
-    assigned_at: Mapped[datetime] = mapped_column(Timestamp)
-    due_at: Mapped[datetime] = mapped_column(Timestamp)
-    limit_minutes: Mapped[int] = mapped_column(Integer)
-    working: Mapped[bool] = mapped_column(Boolean)
-    ended_at: Mapped[datetime | None] = mapped_column(Timestamp)
-    feedback: Mapped[str] = mapped_column(Text)
 
 
 class WorkCalendar(Base):
