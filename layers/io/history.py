@@ -28,7 +28,7 @@ from layers.io.bulk import checked_references, deferred_indexes
 from layers.io.checks import Store
 from layers.io.read import Table
 from layers.io.write import Counts
-from layers.load import ewkb_hex
+from layers.load import ewkb_hex, point_ewkb_hex
 from layers.walls.aggregates import rebuild_aggregates
 
 ENDED = ("closed", "rejected", "duplicate")
@@ -142,8 +142,7 @@ def _districts(table: Table, store: Store) -> np.ndarray:
 def _rows(conn: psycopg.Connection, table: Table, idx: np.ndarray, district: np.ndarray) -> dict[str, np.ndarray]:
     cols = table.columns
     catalogue = {r[0]: (int(r[1]), r[2]) for r in conn.execute("SELECT code, time_limit_hours, level FROM catalogue")}
-    ids = np.array([r[0] for r in conn.execute(
-        "SELECT nextval('incidents_id_seq') FROM generate_series(1, %s)", (len(idx),))], dtype=np.int64)
+    ids = _new_ids(conn, len(idx))
     category = cols["category"][idx]
     hours = pd.Series(category).map({c: v[0] for c, v in catalogue.items()}).to_numpy(dtype="timedelta64[h]")
     level = pd.Series(category).map({c: v[1] for c, v in catalogue.items()}).to_numpy(dtype=object)
@@ -156,10 +155,32 @@ def _rows(conn: psycopg.Connection, table: Table, idx: np.ndarray, district: np.
         "id": ids, "district_code": district, "category_code": category, "channel": cols["channel"][idx],
         "description": cols["description"][idx], "address": cols["address"][idx],
         "raw_x": raw[:, 0], "raw_y": raw[:, 1], "raw_crs": np.full(len(idx), table.crs.name, dtype=object),
-        "geom": np.asarray(ewkb_hex(list(table.geoms[idx])), dtype=object),
+        "geom": _geom_hex(table.geoms[idx]),
         "level": level, "status": cols["status"][idx],
         "reported_at": reported, "deadline": deadline, "closed_at": closed,
         "updated_at": np.where(np.isnat(closed), reported, closed), "external_ref": cols["external_ref"][idx]}
+
+
+def _new_ids(conn: psycopg.Connection, count: int) -> np.ndarray:
+    """``count`` fresh case ids from the cases' sequence.
+
+    They come back as one comma-joined text rather than a million rows:
+    fetching rows one by one cost seconds. (Another session may draw ids
+    in between, so the block is not assumed unbroken.)
+    """
+    row = conn.execute("SELECT string_agg(nextval('incidents_id_seq')::text, ',') FROM generate_series(1, %(n)s)",
+                       {"n": count}).fetchone()
+    if not row or row[0] is None:
+        return np.empty(0, dtype=np.int64)
+    return np.array(row[0].split(","), dtype=np.int64)
+
+
+def _geom_hex(geoms: np.ndarray) -> np.ndarray:
+    """Hex EWKB of the cases' points (the array fast path when all are plain 2D points)."""
+    points = shapely.get_type_id(geoms) == 0
+    if points.all() and not shapely.is_empty(geoms).any() and not shapely.has_z(geoms).any():
+        return point_ewkb_hex(shapely.get_coordinates(geoms))
+    return np.asarray(ewkb_hex(list(geoms)), dtype=object)
 
 
 # PostgreSQL's type for each column sent; times go as microseconds since the epoch (UTC)
