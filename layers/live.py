@@ -1,4 +1,7 @@
-"""What a map wall polls: open cases, teams, waterlogging levels and the week's case heat.
+"""What a map wall polls: teams, waterlogging levels, cameras, stalls and the week's case heat.
+
+Open cases have a feed of their own, by level and with deltas
+(:mod:`layers.walls.feed`).
 
 Each reader takes the caller's area (a GB/T 30428 code prefix) and a WGS84
 bbox, so a wall only ever receives what its viewport shows of its own area.
@@ -19,7 +22,6 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 
 from layers.features import BBox
-from layers.loop import OPEN_STATES
 from layers.rows import all_rows
 
 MAX_POINTS = 20_000
@@ -45,7 +47,8 @@ def _properties(row: dict[str, Any], *, skip: tuple[str, ...] = ("lon", "lat", "
             for k, v in row.items() if k not in skip}
 
 
-def _points(rows: list[dict[str, Any]]) -> list[LivePoint]:
+def points_of(rows: list[dict[str, Any]]) -> list[LivePoint]:
+    """Point features from rows holding ``id``, ``lon``, ``lat`` and properties."""
     return [LivePoint(r["id"], r["lon"], r["lat"], _properties(r)) for r in rows]
 
 
@@ -55,32 +58,6 @@ def _area_column(area: str) -> sql.Identifier:
 
 def _envelope(bbox: BBox) -> dict[str, float]:
     return {"w": bbox.west, "s": bbox.south, "e": bbox.east, "n": bbox.north}
-
-
-_OPEN_CASES = """
-    SELECT i.id, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat, i.status, i.level,
-           k.minor_name AS category, i.grid_code, i.reported_at, i.deadline,
-           i.deadline < now() AS overdue
-    FROM incidents AS i JOIN catalogue AS k ON k.code = i.category_code
-    WHERE i.district_code = %(district)s AND starts_with(i.{area_col}::text, %(area)s)
-      AND i.status = ANY(%(open)s)
-      AND i.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
-    ORDER BY i.id LIMIT %(limit)s"""
-
-
-async def open_cases(
-    conn: AsyncConnection, area: str, bbox: BBox, limit: int = MAX_POINTS
-) -> list[LivePoint]:
-    """Open cases of ``area`` inside ``bbox`` (closed ones are absent, so they leave the map)."""
-    query = sql.SQL(_OPEN_CASES).format(area_col=_area_column(area))
-    params = {
-        "district": area[:6],
-        "area": area,
-        "open": list(OPEN_STATES),
-        "limit": limit,
-        **_envelope(bbox),
-    }
-    return _points(await all_rows(conn, query, params))
 
 
 # a team serves its area: a district team shows on its streets' walls, a
@@ -98,7 +75,7 @@ async def teams(
     conn: AsyncConnection, area: str, bbox: BBox, limit: int = MAX_POINTS
 ) -> list[LivePoint]:
     """Teams serving ``area`` with their live position inside ``bbox``."""
-    return _points(await all_rows(conn, _TEAMS, {"area": area, "limit": limit, **_envelope(bbox)}))
+    return points_of(await all_rows(conn, _TEAMS, {"area": area, "limit": limit, **_envelope(bbox)}))
 
 
 # waterlogging points carry no area code: the area's outline decides
@@ -127,7 +104,7 @@ async def waterlogging(
         sql.SQL(_WATERLOGGING).format(areas=_area_table(area)),
         {"area": area, "limit": limit, **_envelope(bbox)},
     )
-    return _points(rows)
+    return points_of(rows)
 
 
 _CAMERAS = """
@@ -147,7 +124,7 @@ async def cameras(
         sql.SQL(_CAMERAS).format(areas=_area_table(area)),
         {"area": area, "limit": limit, **_envelope(bbox)},
     )
-    return _points(rows)
+    return points_of(rows)
 
 
 @dataclass(frozen=True)
@@ -181,12 +158,15 @@ async def stall_zones(
     return [LiveShape(r["id"], json.loads(r["geometry"]), _properties(r)) for r in rows]
 
 
+# the recent window only: incidents_reported (district, reported_at) reads these days' cases, not the years
 _HEAT = """
-    SELECT ST_X(cell) AS lon, ST_Y(cell) AS lat, count(*) AS cases
-    FROM (SELECT ST_SnapToGrid(i.geom, %(cell)s) AS cell FROM incidents AS i
-          WHERE i.district_code = %(district)s AND starts_with(i.{area_col}::text, %(area)s)
-            AND i.reported_at >= now() - make_interval(days => %(days)s)) AS c
-    GROUP BY cell"""
+    SELECT gx * %(cell)s AS lon, gy * %(cell)s AS lat, count(*) AS cases
+    FROM (SELECT round(ST_X(i.geom) / %(cell)s) AS gx, round(ST_Y(i.geom) / %(cell)s) AS gy
+          FROM incidents AS i
+          WHERE i.district_code = %(district)s
+            AND i.reported_at >= now() - make_interval(days => %(days)s)
+            AND starts_with(i.{area_col}::text, %(area)s)) AS c
+    GROUP BY gx, gy"""
 
 
 async def case_heat(

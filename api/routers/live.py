@@ -1,4 +1,9 @@
-"""What map walls poll: bbox-limited GeoJSON of an area's live layers, 304 when unchanged."""
+"""What map walls poll: bbox-limited GeoJSON of an area's live layers, 304 when unchanged.
+
+Open cases come by level (:mod:`layers.walls.feed`): child-area counts,
+clusters, or points with deltas (``?since=``); no answer exceeds
+:data:`BYTES_MAX`.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,10 @@ import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
+import numpy as np
+import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 from psycopg import AsyncConnection
 
@@ -16,13 +23,25 @@ from api.auth import CurrentPrincipal
 from api.deps import ConnDep
 from api.params import BBoxQuery
 from api.tilereply import etag_matches
+from geo.chinacrs import wgs84_to_gcj02_array
 from layers import live
 from layers.areas import level_of
 from layers.features import BBox
+from layers.walls.feed import (
+    CLUSTERS_ACROSS,
+    CaseFeed,
+    Version,
+    case_feed,
+    clusters_in_view,
+    parse_version,
+    view_of,
+)
 
 router = APIRouter(tags=["live"])
 GEOJSON = "application/geo+json"
 Render = Callable[[AsyncConnection, str, BBox, str], Awaitable[str]]
+BYTES_MAX = 300_000
+"""No live answer is larger: a wall polls every 15 seconds, for hours."""
 
 
 @dataclass(frozen=True)
@@ -38,8 +57,43 @@ class LiveLayer:
     clock_s: int = 0
 
 
+def case_feed_json(feed: CaseFeed, shown: str) -> bytes:
+    """The feed as a GeoJSON FeatureCollection with ``mode``, ``version``, ``complete``, ``removed``, ``total``."""
+    items: list[tuple[Any, float, float, dict[str, Any]]] = []
+    for p in feed.points:
+        items.append((p.id, p.lon, p.lat, p.properties))
+    for c in feed.clusters:
+        items.append((c.key, c.lon, c.lat, {"count": c.count}))
+    for a in feed.areas:
+        items.append((a.code, a.lon, a.lat, {"code": a.code, "name": a.name, "count": a.count,
+                                              "overdue": a.overdue, "statuses": a.statuses}))
+    lons = np.fromiter((i[1] for i in items), float, len(items))
+    lats = np.fromiter((i[2] for i in items), float, len(items))
+    if shown == "gcj02" and items:
+        lons, lats = wgs84_to_gcj02_array(lons, lats)
+    features = [{"type": "Feature", "id": i[0], "properties": i[3],
+                 "geometry": {"type": "Point", "coordinates": [round(x, 6), round(y, 6)]}}
+                for i, x, y in zip(items, lons.tolist(), lats.tolist(), strict=True)]
+    return orjson.dumps({"type": "FeatureCollection", "mode": feed.mode, "version": feed.version,
+                         "complete": feed.complete, "total": feed.total, "removed": feed.removed,
+                         "features": features})
+
+
+async def capped_case_feed(conn: AsyncConnection, area: str, bbox: BBox, shown: str,
+                           since: Version | None = None) -> bytes:
+    """The case feed, never above :data:`BYTES_MAX`: coarser clusters until it fits."""
+    feed = await case_feed(conn, area, bbox, since)
+    body = case_feed_json(feed, shown)
+    across = CLUSTERS_ACROSS
+    view = await view_of(conn, area, bbox) if len(body) > BYTES_MAX else None
+    while view is not None and len(body) > BYTES_MAX and across > 1:
+        across //= 2
+        body = case_feed_json(await clusters_in_view(conn, area, view, across), shown)
+    return body
+
+
 async def _cases(conn: AsyncConnection, area: str, bbox: BBox, shown: str) -> str:
-    return display.points_geojson(await live.open_cases(conn, area, bbox), shown)
+    return (await capped_case_feed(conn, area, bbox, shown)).decode()
 
 
 async def _teams(conn: AsyncConnection, area: str, bbox: BBox, shown: str) -> str:
@@ -103,16 +157,22 @@ async def live_layer(
             description=("coordinate system to draw in: gcj02 for a GCJ-02 basemap"),
         ),
     ] = "wgs84",
+    since: Annotated[str | None, Query(
+        max_length=40, description="cases only: the last answer's ``version``; answers what changed since")] = None,
 ) -> Response:
-    """Answer open cases (closed drop out), teams, water levels, cameras, stalls or heat."""
+    """Answer open cases (by level; closed drop out), teams, water levels, cameras, stalls or heat."""
     level_of(area)
     principal.require_area(area)
+    after = parse_version(since) if since is not None and layer == "cases" else None
     spec = LIVE_LAYERS[layer]
     versions = await request.app.state.layers.versions(conn, spec.tables)
-    etag = live_etag(layer, area, bbox, display_crs, versions, spec.clock_s)
+    etag = live_etag(layer + (f"|{after}" if after else ""), area, bbox, display_crs, versions, spec.clock_s)
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Cookie, Authorization"}
     if etag_matches(request.headers.get("if-none-match", ""), etag):
         return Response(status_code=304, headers=headers)
+    if layer == "cases":
+        return Response(await capped_case_feed(conn, area, bbox, display_crs, after), media_type=GEOJSON,
+                        headers=headers)
     body = await spec.render(conn, area, bbox, display_crs)
     return Response(
         body, media_type=GEOJSON if layer != "heat" else "application/json", headers=headers
