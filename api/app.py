@@ -14,13 +14,14 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api import errors, escalator, openapi, sensing
+from api import camera_sweep, errors, escalator, openapi, sensing
 from api.bodylimit import BodyLimit
 from api.cors import ReadCors
 from api.gridcache import GridCache
 from api.head import HeadAsGet
 from api.routers import (
     admin,
+    cameras,
     catalogue,
     collections,
     evaluation,
@@ -72,11 +73,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.grids = GridCache(app.state.pool, app.state.layers)
         await app.state.grids.start()
         timer = escalator.start(app.state.pool, settings.escalate_every_s)
+        sweep = camera_sweep.start(app.state.pool, settings.camera_sweep_every_s, settings.camera_offline_after_s)
         app.state.sensing = await sensing.start(app, sensing.mqtt_url(settings.mqtt_url))
         try:
             yield
         finally:
             await sensing.stop(app.state.sensing)
+            await camera_sweep.stop(sweep)
             await escalator.stop(timer)
             await app.state.grids.stop()
             await app.state.layers.stop()
@@ -89,7 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # routes are matched in order: the hot paths first; planning before map_views,
     # so /maps/planner/{code} wins over /maps/{level}/{code}
     for module in (health, locate, tiles, incidents, live, ready, collections, catalogue, teams, open311,
-                   planning, grids, evaluation, admin, sensors, sta, landing, map_views):
+                   planning, grids, evaluation, admin, cameras, sensors, sta, landing, map_views):
         app.include_router(module.router)
     app.mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(TileHits)

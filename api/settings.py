@@ -72,6 +72,12 @@ class Settings(BaseSettings):
                                  "cases sensor alarms open (道路积水 in the demo catalogue)")
     sensor_tick_s: float = Field(default=15, ge=0, description="how often quiet sensors are checked "
                                  "(offline, alarms whose duration passed); 0: never")
+    camera_offline_after_s: float = Field(default=300, ge=0, description="a camera that sent heartbeats "
+                                          "and then none for this long is marked offline; 0: never")
+    camera_sweep_every_s: float = Field(default=30, ge=0, description="how often silent cameras are looked "
+                                        "for; 0: never")
+    camera_event_min_confidence: float = Field(default=0.6, ge=0, le=1, description="camera events below "
+                                               "this confidence are ignored, unless their type sets its own")
 
 
 @lru_cache

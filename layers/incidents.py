@@ -21,6 +21,7 @@ from layers.actors import Actor
 from layers.catalogue import Category, category
 from layers.errors import Conflict, InvalidInput, NotFound, OutsideTerritory
 from layers.rows import all_rows, one_row
+from layers.sensing.cameras import linked_cameras
 from layers.teams import Team, claim_nearest, nearest_teams
 from layers.territory import Place, box_degrees, locate, outside
 
@@ -243,7 +244,7 @@ async def describe_intake(conn: AsyncConnection, incident_id: int, actor: Actor,
 
 async def _answer(conn: AsyncConnection, case: dict[str, Any], place: Place, cat: Category,
                   options: IntakeOptions) -> dict[str, Any]:
-    """The case, its place, catalogue entry, duplicates and suggested team."""
+    """The case, its place, catalogue entry, duplicates, suggested team and cameras to call up."""
     suggestion = await suggest_team(conn, cat, case["lon"], case["lat"], place, options.max_team_range_m)
     return {
         **case,
@@ -255,6 +256,7 @@ async def _answer(conn: AsyncConnection, case: dict[str, Any], place: Place, cat
         "duplicates": await duplicates(conn, cat, case["lon"], case["lat"], exclude=case["id"]),
         "suggested_team": suggestion["team"],
         "fallback": suggestion["fallback"],
+        "cameras": await linked_cameras(conn, case["lon"], case["lat"]),
     }
 
 

@@ -24,7 +24,8 @@ def test_sizes(sync_ro: psycopg.Connection) -> None:
     assert 90 <= _count(c, "SELECT count(*) FROM communities") <= 110
     assert _count(c, "SELECT count(*) FROM grids WHERE valid_to IS NULL") >= 2000
     assert _count(c, "SELECT count(*) FROM buildings") == 20_000
-    assert _count(c, "SELECT count(*) FROM cameras") == 500
+    # 500 along the streets, two looking at each waterlogging point
+    assert _count(c, "SELECT count(*) FROM cameras") == 700
     assert _count(c, "SELECT count(*) FROM waterlogging_points") == 100
     assert _count(c, "SELECT count(*) FROM stall_zones") == 50
     assert _count(c, "SELECT count(*) FROM teams") == 300

@@ -14,6 +14,7 @@ from api.responses import json_response
 from api.schemas import Action, NewIncident
 from layers import incidents
 from layers.loop import TRANSITIONS
+from layers.sensing.cameras import linked_cameras
 
 router = APIRouter(tags=["incidents"])
 IncidentId = Annotated[int, Path(ge=1, le=2**62)]
@@ -55,9 +56,10 @@ async def escalate(conn: ConnDep, principal: CurrentPrincipal) -> dict[str, Any]
 
 @router.get("/incidents/{incident_id}", summary="A case and its event log")
 async def read_incident(incident_id: IncidentId, conn: ConnDep, principal: CurrentPrincipal) -> dict[str, Any]:
-    """The case as it is now, with every step it went through."""
+    """The case as it is now, the cameras to call up there, and every step it went through."""
     case = await incidents.read_case(conn, incident_id, principal)
-    return {**case, "events": await incidents.events(conn, incident_id)}
+    return {**case, "cameras": await linked_cameras(conn, case["lon"], case["lat"]),
+            "events": await incidents.events(conn, incident_id)}
 
 
 @router.post("/incidents/{incident_id}/{action}", summary="Take a step of the closed loop")

@@ -32,7 +32,7 @@ from layers.load import copy_rows, ewkb_hex
 
 log = logging.getLogger(__name__)
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 DEMO_TABLES = (
     "sensor_states", "sensor_readings", "sensors",
     "incident_events", "incidents", "planning_proposals", "catalogue", "teams", "team_types",
@@ -184,11 +184,15 @@ def _load_features(conn: psycopg.Connection, h: Hierarchy, area: BaseGeometry, b
     copy_rows(conn, "buildings", ("code", "address", "road", "door_number", "building_no", "households",
                                   "residents", "floors", "geom"),
               [(f"B{i:08d}", *row) for i, row in enumerate(_with_geoms(building_rows, proj), start=1)])
-    copy_rows(conn, "cameras", ("code", "name", "kind", "online", "geom"),
-              _with_geoms(features.cameras(area, spec.cameras, rng), proj))
+    camera_rows = features.cameras(area, spec.cameras, rng)
+    water_rows = features.waterlogging_points(area, spec.waterlogging_points, rng)
+    # their own generator, so the rest of the city stays what the seed always gave
+    camera_rows += features.waterlogging_cameras(water_rows, len(camera_rows), np.random.default_rng([spec.seed, 6]))
+    copy_rows(conn, "cameras", ("code", "name", "kind", "online", "heading_deg", "fov_deg", "range_m",
+                                "stream_url", "snapshot_url", "geom"), _with_geoms(camera_rows, proj))
     copy_rows(conn, "waterlogging_points", ("code", "name", "sensor_id", "warn_level_cm",
                                             "alarm_level_cm", "current_level_cm", "geom"),
-              _with_geoms(features.waterlogging_points(area, spec.waterlogging_points, rng), proj))
+              _with_geoms(water_rows, proj))
     copy_rows(conn, "stall_zones", ("code", "name", "kind", "opens", "closes", "daily_visitors", "geom"),
               _with_geoms(features.stall_zones(area, spec.stall_zones, rng), proj))
 

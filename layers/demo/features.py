@@ -103,14 +103,54 @@ def buildings(h: Hierarchy, district: Polygon | MultiPolygon, street_names: list
     return rows
 
 
+# field of view (degrees) and useful range (metres) by kind: a fixed bullet camera
+# sees a stretch of street, a dome zooms over a wider angle, a high point sees far
+CAMERA_VIEWS = {"fixed": (60.0, 80.0), "dome": (90.0, 120.0), "high_point": (120.0, 400.0)}
+
+
+def _stream_urls(code: str, serial: int) -> tuple[str, str]:
+    # the three forms video platforms hand out (RTSP, HLS, FLV), kept as given
+    host = f"10.34.{serial // 250 % 250}.{serial % 250 + 1}"
+    stream = (f"rtsp://{host}:554/Streaming/Channels/101", f"http://video.baohe.local/live/{code}.m3u8",
+              f"http://video.baohe.local/live/{code}.flv")[serial % 3]
+    return stream, f"http://video.baohe.local/snapshot/{code}.jpg"
+
+
 def cameras(district: Polygon | MultiPolygon, count: int, rng: np.random.Generator) -> list[tuple]:
-    """Rows ``(code, name, kind, online, point)``; most cameras are in the dense north."""
+    """Rows ``(code, name, kind, online, heading, fov, range, stream_url, snapshot_url, point)``.
+
+    Most cameras are in the dense north; each looks along its nearest road
+    (every other one the other way). Headings are grid bearings in the metric
+    CRS, within a fraction of a degree of true north near the zone's meridian.
+    """
     roads = road_net(district)
     rows = []
     for i, (x, y) in enumerate(sample_points(district, count, rng, np.array([0.7])), start=1):
         road = roads.nearest(x, y)[0]
         kind = ("fixed", "dome", "high_point")[int(rng.choice(3, p=[0.6, 0.3, 0.1]))]
-        rows.append((f"CAM{i:05d}", f"{road}监控{i}", kind, bool(rng.random() > 0.03), Point(x, y)))
+        along_east_west = np.abs(roads.ys - y).min() <= np.abs(roads.xs - x).min()
+        heading = (90.0 if along_east_west else 0.0) + 180.0 * (i % 2)
+        code = f"CAM{i:05d}"
+        rows.append((code, f"{road}监控{i}", kind, bool(rng.random() > 0.03), heading, *CAMERA_VIEWS[kind],
+                     *_stream_urls(code, i), Point(x, y)))
+    return rows
+
+
+def waterlogging_cameras(points: list[tuple], first_serial: int, rng: np.random.Generator) -> list[tuple]:
+    """Two cameras 25-60 m from each waterlogging point, pointing at it; rows as :func:`cameras`."""
+    rows = []
+    for n, point_row in enumerate(points):
+        target = point_row[-1]
+        for j in (1, 2):
+            angle = rng.uniform(0, 2 * np.pi)
+            distance = rng.uniform(25, 60)
+            x, y = target.x + distance * np.sin(angle), target.y + distance * np.cos(angle)
+            heading = float(np.degrees(np.arctan2(target.x - x, target.y - y)) % 360)
+            kind = ("fixed", "dome")[j - 1]
+            serial = first_serial + 2 * n + j
+            code = f"CAM{serial:05d}"
+            rows.append((code, f"{point_row[1]}监控{j}", kind, True, round(heading, 1), *CAMERA_VIEWS[kind],
+                         *_stream_urls(code, serial), Point(x, y)))
     return rows
 
 

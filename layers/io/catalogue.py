@@ -1,5 +1,7 @@
 """The standard catalogue a new district starts with: the "4+X" team types and Baohe's categories.
 
+With it, the default camera event types (``layers.sensing.camera_events``) that map onto it.
+
 Loaded once, into a database that has no catalogue yet (the first district
 created by ``wangge init`` or a districts import, or the demo); a district
 extends or replaces it later with its own.
@@ -11,6 +13,7 @@ import psycopg
 
 from layers.demo import catalogue
 from layers.load import copy_rows
+from layers.sensing.camera_events import seed_event_types
 
 
 def seed_catalogue(conn: psycopg.Connection) -> bool:
@@ -25,4 +28,5 @@ def seed_catalogue(conn: psycopg.Connection) -> bool:
               [(c.code, c.code[:2], catalogue.MAJOR_CATEGORIES[c.code[:2]], c.minor_name, c.team_type,
                 c.hours, catalogue.HANDLING_STEPS, c.closing_standard, c.level,
                 c.duplicate_radius_m, c.duplicate_window_hours) for c in catalogue.CATEGORIES])
+    seed_event_types(conn)
     return True

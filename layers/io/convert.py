@@ -113,6 +113,11 @@ def _number(series: pd.Series, f: Field, rows: np.ndarray, problems: Problems) -
             low = ~bad & (numbers < f.minimum)
         if low.any():
             problems.error("out_of_range", f"{f.name} must be at least {f.minimum:g}", rows[low], field_name=f.name)
+    if f.maximum is not None:
+        with np.errstate(invalid="ignore"):
+            high = ~bad & (numbers > f.maximum)
+        if high.any():
+            problems.error("out_of_range", f"{f.name} must be at most {f.maximum:g}", rows[high], field_name=f.name)
     if f.kind == "int":
         return np.array([int(n) if np.isfinite(n) else None for n in numbers], dtype=object)
     return numbers

@@ -26,6 +26,7 @@ class Field:
     default: object = None
     short: str = ""
     minimum: float | None = None
+    maximum: float | None = None
     choices: tuple[str, ...] = ()
     help: str = ""
 
@@ -111,8 +112,16 @@ BUILDINGS = LayerSpec("buildings", "buildings", "polygon", (
 
 CAMERAS = LayerSpec("cameras", "cameras", "point", (
     _CODE, _NAME, Field("kind", default="fixed", choices=("fixed", "dome", "high_point")),
-    Field("online", "bool", default=True)),
-    description="cameras")
+    Field("online", "bool", default=True),
+    Field("heading_deg", "real", default=0.0, minimum=0, maximum=360, short="heading",
+          help="where the lens points: degrees clockwise from true north, 0-360"),
+    Field("fov_deg", "real", default=60.0, minimum=0.01, maximum=360, short="fov",
+          help="horizontal field of view, degrees"),
+    Field("range_m", "real", default=80.0, minimum=0.01, maximum=2000, short="range",
+          help="how far it usefully sees, metres"),
+    Field("stream_url", help="live stream, kept as given (rtsp://, HLS .m3u8, FLV, http)"),
+    Field("snapshot_url", short="snapshot", help="a still image URL")),
+    description="cameras with their view sector and streams")
 
 WATERLOGGING_POINTS = LayerSpec("waterlogging_points", "waterlogging_points", "point", (
     _CODE, _NAME, Field("sensor_id", short="sensor", help="default: the point's code"),
