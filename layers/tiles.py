@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -29,8 +30,15 @@ from layers.errors import InvalidInput, NotFound
 from layers.features import CASE_AREA_CODE
 from layers.loop import ENDED_SQL
 from layers.rows import all_rows, one_row
+from layers.walls.aggregates import CELL_DEG, open_near, prefix_range
 
 MAX_ZOOM = 22
+CLUSTER_BELOW_ZOOM = 15
+"""Cases tiles below this zoom hold clusters (``count``, ``cluster``), not cases."""
+TILE_POINTS_MAX = 1000
+"""A cases tile holding more open cases than this holds clusters, whatever its zoom."""
+CLUSTERS_ACROSS = 16
+"""A cluster cell is about 1/16 of the tile's width."""
 EXTENT = 4096
 BUFFER = 64
 # a quarter pixel of a 256-pixel tile: below what anyone sees, above the
@@ -100,8 +108,10 @@ FIELD_TYPES: dict[str, str] = {
     "id": "Number", "code": "String", "name": "String", "community_code": "String",
     "worker_name": "String", "address": "String", "households": "Number", "residents": "Number",
     "floors": "Number", "status": "String", "category_code": "String", "grid_code": "String",
-    "level": "String",
+    "level": "String", "count": "Number", "cluster": "Boolean",
 }
+CLUSTER_FIELDS = ("id", "count", "cluster")
+"""What a cluster feature of the cases tiles carries."""
 
 
 @dataclass(frozen=True)
@@ -214,13 +224,79 @@ async def tile_features(conn: AsyncConnection, tile: TileAddress, area: str,
     """The layer's rows in ``area`` meeting the WGS84 ``box``, geometry as WKB (for re-projected tiles)."""
     width_deg = 360.0 / (1 << tile.z)
     w, s, e, n = box
+    if tile.source.name == "incidents" and await clustered(conn, tile.z, box, area):
+        rows = await all_rows(conn, "SELECT id, count, cluster, ST_AsBinary(ST_MakePoint(lon, lat)) AS wkb "
+                                    f"FROM ({_CLUSTERS}) AS c", _cluster_params(tile.z, box, area))
+        return rows
     params = {"w": w, "s": s, "e": e, "n": n, "area": area,
               "tolerance": width_deg / EXTENT * SIMPLIFY_EXTENT_UNITS / 2}
     return await all_rows(conn, _FEATURE_QUERIES[tile.source.name], params)
 
 
+def tile_lonlat_box(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """The WGS84 bounds (west, south, east, north) of tile z/x/y."""
+    n = 1 << z
+
+    def lat(row: int) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / n))))
+
+    return x / n * 360.0 - 180.0, lat(y + 1), (x + 1) / n * 360.0 - 180.0, lat(y)
+
+
+def _cluster_cells(box: tuple[float, float, float, float], z: int) -> dict[str, float | int]:
+    """The counter cells of the whole cluster cells meeting ``box``, and the cluster cell in counter cells."""
+    k = max(1, round((360.0 / (1 << z)) / CLUSTERS_ACROSS / CELL_DEG))
+    w, s, e, n = box
+    cluster = k * CELL_DEG
+    return {"k": k, "x0": math.floor(w / cluster) * k, "x1": math.floor(e / cluster) * k + k - 1,
+            "y0": math.floor(s / cluster) * k, "y1": math.floor(n / cluster) * k + k - 1,
+            "w": w, "s": s, "e": e, "n": n}
+
+
+# whole cluster cells summed from the counters; a cluster belongs to the tile holding its mean point
+_CLUSTERS = """
+    WITH c AS (
+        SELECT floor(cx::float8 / %(k)s)::bigint AS gx, floor(cy::float8 / %(k)s)::bigint AS gy,
+               sum(cases)::integer AS n, sum(sum_lon) / sum(cases) AS lon, sum(sum_lat) / sum(cases) AS lat
+        FROM wall_case_cells
+        WHERE area_code >= %(lo)s AND area_code < %(hi)s
+          AND cx BETWEEN %(x0)s AND %(x1)s AND cy BETWEEN %(y0)s AND %(y1)s
+        GROUP BY 1, 2 HAVING sum(cases) > 0)
+    SELECT gx * 1000000 + gy AS id, n AS count, true AS cluster, lon, lat FROM c
+    WHERE lon >= %(w)s AND lon < %(e)s AND lat >= %(s)s AND lat < %(n)s"""
+
+_CLUSTER_TILE = """
+    WITH feats AS (
+        SELECT ST_AsMVTGeom(ST_Transform(ST_SetSRID(ST_MakePoint(c.lon, c.lat), 4326), 3857),
+                            ST_TileEnvelope(%(z)s, %(tx)s, %(ty)s), {extent}, 0, true) AS mvt,
+               c.id, c.count, c.cluster
+        FROM ({clusters}) AS c)
+    SELECT ST_AsMVT(feats, 'incidents', {extent}, 'mvt', 'id') AS tile FROM feats WHERE mvt IS NOT NULL"""
+
+
+async def clustered(conn: AsyncConnection, z: int, box: tuple[float, float, float, float], area: str) -> bool:
+    """True when a cases tile at zoom ``z`` over ``box`` is drawn as clusters."""
+    return z < CLUSTER_BELOW_ZOOM or await open_near(conn, area, box) > TILE_POINTS_MAX
+
+
+def _cluster_params(z: int, box: tuple[float, float, float, float], area: str) -> dict[str, object]:
+    lo, hi = prefix_range(area)
+    return {**_cluster_cells(box, z), "lo": lo, "hi": hi}
+
+
 async def render_tile(conn: AsyncConnection, tile: TileAddress, area: str) -> bytes:
-    """Return the MVT of ``tile`` limited to ``area`` (a code prefix); empty without features."""
+    """Return the MVT of ``tile`` limited to ``area`` (a code prefix); empty without features.
+
+    Cases tiles at low zoom, or holding many cases, carry clusters from the
+    walls' counters (``count`` cases at their mean point) instead of cases.
+    """
+    if tile.source.name == "incidents":
+        box = tile_lonlat_box(tile.z, tile.x, tile.y)
+        if await clustered(conn, tile.z, box, area):
+            query = sql.SQL(_CLUSTER_TILE).format(extent=sql.Literal(EXTENT), clusters=sql.SQL(_CLUSTERS))
+            row = await one_row(conn, query, {**_cluster_params(tile.z, box, area),
+                                              "z": tile.z, "tx": tile.x, "ty": tile.y})
+            return bytes(row["tile"]) if row and row["tile"] else b""
     width_m = _WEB_MERCATOR_WIDTH_M / (1 << tile.z)
     params = {
         "z": tile.z,

@@ -13,7 +13,7 @@ from api.tilereply import MVT, tile_cache, tile_reply
 from layers.errors import NotFound
 from layers.features import layer_extent
 from layers.registry import LAYERS
-from layers.tiles import FIELD_TYPES, MAX_ZOOM, TILE_SOURCES, cached_tile, render_tile, tile_address
+from layers.tiles import CLUSTER_FIELDS, FIELD_TYPES, MAX_ZOOM, TILE_SOURCES, cached_tile, render_tile, tile_address
 
 router = APIRouter(tags=["tiles"])
 DisplayQuery = Annotated[Literal["wgs84", "gcj02"], Query(
@@ -37,7 +37,9 @@ async def tilejson(request: Request, layer: str, conn: ConnDep, display: Display
     template = f"{str(request.base_url).rstrip('/')}/tiles/{layer}/{{z}}/{{x}}/{{y}}.pbf"
     if display != "wgs84":
         template += f"?display={display}"
-    fields = {column: FIELD_TYPES[column] for column in source.columns}
+    # cases tiles carry clusters below CLUSTER_BELOW_ZOOM (or when crowded): their fields too
+    columns = source.columns + (CLUSTER_FIELDS[1:] if source.name == "incidents" else ())
+    fields = {column: FIELD_TYPES[column] for column in columns}
     return {
         "tilejson": "3.0.0",
         "name": f"wangge {layer}",
@@ -67,7 +69,10 @@ async def tile(request: Request, layer: str, z: int, x: int, y: int, display: Di
     """Return the tile, limited to the caller's area; 204 when empty, 422 for z/x/y out of range.
 
     Grids are read at zoom 10 and above, cases (open only) at 10 and above,
-    buildings at 15 and above; lower zooms answer an empty tile. Grids and
+    buildings at 15 and above; lower zooms answer an empty tile. Cases
+    tiles below zoom 15, or holding more than 1,000 open cases, carry
+    clusters instead (``count`` cases at their mean point, ``cluster``
+    true), at most one per 1/16 of the tile. Grids and
     cases are those whose code the caller's area prefixes; buildings, which
     carry no code, those meeting the area's outline. Each feature's MVT id
     is its row id.
