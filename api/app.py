@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 from api import camera_sweep, errors, escalator, openapi, sensing
 from api.bodylimit import BodyLimit
@@ -24,7 +25,9 @@ from api.routers import (
     cameras,
     catalogue,
     collections,
+    desk,
     evaluation,
+    field,
     grids,
     health,
     incidents,
@@ -92,13 +95,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # routes are matched in order: the hot paths first; planning before map_views,
     # so /maps/planner/{code} wins over /maps/{level}/{code}
     for module in (health, locate, tiles, incidents, live, ready, collections, catalogue, teams, open311,
-                   planning, grids, evaluation, admin, cameras, sensors, sta, landing, map_views):
+                   planning, grids, evaluation, admin, cameras, sensors, sta, landing, map_views, desk, field):
         app.include_router(module.router)
-    app.mount(STATIC_URL_PREFIX, StaticFiles(directory=STATIC_DIR), name="static")
+    # scripts, stylesheets and the font's CSS shrink to a fifth gzipped: the phone page's shell fits
+    # a slow connection's budget (150 KB) only so
+    app.mount(STATIC_URL_PREFIX, GZipMiddleware(StaticFiles(directory=STATIC_DIR), minimum_size=1024),
+              name="static")
     app.add_middleware(TileHits)
     app.add_middleware(HeadAsGet)
     # in front of the tile cache hits, so their replies carry the CORS headers too
     app.add_middleware(ReadCors, origins=settings.cors_origins)
     # outermost: a larger body is refused with a JSON 413 before it is read into memory
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, photo_bytes=settings.max_photo_body_bytes)
     return app

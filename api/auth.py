@@ -7,7 +7,9 @@ code. Tokens are standard JSON Web Tokens (RFC 7519) signed with HS256 and
 the deployment's secret (``WANGGE_SECRET``, or a random one kept in the
 database), so no token table is needed and any JWT library can check them.
 Their claims are ``sub`` (who), ``role``, ``area``, ``iat`` and ``exp``
-(default 30 days later).
+(default 30 days later). A ``grid_worker`` token may be bound to one grid
+(a 15-digit area) and carries its ``team`` (a team code) when the worker
+belongs to one: the cases dispatched to that team are the worker's.
 
 Where a request may carry a token, first found wins: the ``Authorization:
 Bearer`` header, a ``token`` query parameter (a map-wall URL), or the
@@ -30,6 +32,9 @@ from layers.errors import WanggeError
 Principal = Actor
 
 AREA_PATTERN = re.compile(r"^[0-9]{6}([0-9]{3}){0,2}$")
+# a grid worker may be bound to a single grid
+WORKER_AREA_PATTERN = re.compile(r"^[0-9]{6}([0-9]{3}){0,3}$")
+TEAM_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 DEFAULT_TTL_S = 30 * 86400
 COOKIE = "wangge_token"
 ALGORITHM = "HS256"
@@ -45,19 +50,29 @@ class Unauthenticated(WanggeError):
     """No valid token where one is needed (401)."""
 
 
+def _area_valid(role: str, area: str) -> bool:
+    return bool((WORKER_AREA_PATTERN if role == "grid_worker" else AREA_PATTERN).match(area))
+
+
 def issue_token(secret: str, role: str, area: str, name: str = "", ttl_s: int = DEFAULT_TTL_S,
-                now: float | None = None) -> str:
+                now: float | None = None, team: str | None = None) -> str:
     """Sign a JWT for ``role`` in ``area``; ValueError on an unknown role or a malformed area.
 
-    Whether the area exists is the issuer's check, against the database
-    (``wangge token create`` makes it).
+    Whether the area (and a grid worker's ``team``) exists is the issuer's
+    check, against the database (``wangge token create`` makes it).
     """
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; one of {', '.join(ROLES)}")
-    if not AREA_PATTERN.match(area):
-        raise ValueError("area must be a 6-digit district, 9-digit street or 12-digit community code")
+    if not _area_valid(role, area):
+        raise ValueError("area must be a 6-digit district, 9-digit street or 12-digit community code"
+                         + (" or a 15-digit grid code" if role == "grid_worker" else ""))
+    if team is not None and (role != "grid_worker" or not TEAM_PATTERN.match(team)):
+        raise ValueError("only a grid_worker token names a team, by its code (letters, digits, _ . -)")
     issued = int(now if now is not None else time.time())
-    claims = {"sub": name or f"{role}@{area}", "role": role, "area": area, "iat": issued, "exp": issued + ttl_s}
+    claims: dict[str, Any] = {"sub": name or f"{role}@{area}", "role": role, "area": area, "iat": issued,
+                              "exp": issued + ttl_s}
+    if team is not None:
+        claims["team"] = team
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
@@ -73,7 +88,11 @@ def _claims(secret: str, token: str) -> dict[str, Any]:
     except (jwt.PyJWTError, ValueError, TypeError):
         raise invalid from None
     if (claims.get("role") not in ROLES or not isinstance(claims.get("area"), str)
-            or not AREA_PATTERN.match(claims["area"]) or not isinstance(claims.get("exp"), int | float)):
+            or not _area_valid(claims["role"], claims["area"]) or not isinstance(claims.get("exp"), int | float)):
+        raise invalid
+    team = claims.get("team")
+    if team is not None and (claims["role"] != "grid_worker" or not isinstance(team, str)
+                             or not TEAM_PATTERN.match(team)):
         raise invalid
     return claims
 
@@ -83,7 +102,7 @@ def verify_token(secret: str, token: str, now: float | None = None) -> Principal
     claims = _claims(secret, token)
     if claims["exp"] < (now if now is not None else time.time()):
         raise Unauthenticated("token expired", authenticate=True)
-    return Principal(str(claims["sub"]), claims["role"], claims["area"])
+    return Principal(str(claims["sub"]), claims["role"], claims["area"], claims.get("team"))
 
 
 def token_from(request: Request) -> str | None:

@@ -94,11 +94,11 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> None:
     print("database migrated")
 
 
-AREA_TABLES = {6: "districts", 9: "streets", 12: "communities"}
+AREA_TABLES = {6: "districts", 9: "streets", 12: "communities", 15: "grids"}
 
 
 def _area_exists(url: str, code: str) -> bool:
-    """True when ``code`` names a district, street or community the database holds."""
+    """True when ``code`` names a district, street, community or grid the database holds."""
     table = AREA_TABLES.get(len(code))
     if table is None or not code.isdigit():
         return False
@@ -107,22 +107,32 @@ def _area_exists(url: str, code: str) -> bool:
         return conn.execute(query, (code,)).fetchone() is not None
 
 
+def _team_exists(url: str, code: str) -> bool:
+    """True when ``code`` names a team the database holds."""
+    with psycopg.connect(url) as conn:
+        return conn.execute("SELECT 1 FROM teams WHERE code = %s", (code,)).fetchone() is not None
+
+
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> None:
     """Print a signed token for a role and an existing area, alone on the last line."""
     store = open_store(settings)
     try:
         secret = settings.secret or token_secret(store.url)
         exists = _area_exists(store.url, args.area)
+        team_exists = args.team is None or _team_exists(store.url, args.team)
     finally:
         store.close()
     if not 0 < args.days <= 3650:
         raise SystemExit("wangge: --days must be more than 0 and at most 3650")
     try:
-        token = issue_token(secret, args.role, args.area, args.name or "", int(args.days * 86400))
+        token = issue_token(secret, args.role, args.area, args.name or "", int(args.days * 86400), team=args.team)
     except ValueError as exc:
         raise SystemExit(f"wangge: {exc}") from None
     if not exists:
-        raise SystemExit(f"wangge: no district, street or community {args.area} in the database")
+        what = "grid" if len(args.area) == 15 else "district, street or community"
+        raise SystemExit(f"wangge: no {what} {args.area} in the database")
+    if not team_exists:
+        raise SystemExit(f"wangge: no team {args.team} in the database")
     print(f"# {args.role} for area {args.area}, valid {args.days:g} days")
     print(token)
 
@@ -145,7 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
     token = sub.add_parser("token", help="bearer tokens").add_subparsers(dest="action", required=True)
     create = token.add_parser("create", help="print a signed token for a role and an area")
     create.add_argument("--role", required=True, choices=ROLES)
-    create.add_argument("--area", required=True, help="district, street or community code")
+    create.add_argument("--area", required=True, help="district, street or community code (a grid_worker: "
+                        "also a grid code)")
+    create.add_argument("--team", help="a grid_worker's team code: the cases dispatched to it are the worker's")
     create.add_argument("--name", help="who holds it (default: role@area)")
     create.add_argument("--days", type=float, default=30.0, help="validity in days (default 30)")
     create.set_defaults(func=cmd_token_create)

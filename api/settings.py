@@ -78,6 +78,10 @@ class Settings(BaseSettings):
                                         "for; 0: never")
     camera_event_min_confidence: float = Field(default=0.6, ge=0, le=1, description="camera events below "
                                                "this confidence are ignored, unless their type sets its own")
+    verify_distance_m: float = Field(default=100, gt=0, le=10_000, description="a grid worker verifies a "
+                                     "case on site: within this true ground distance (metres) of its point")
+    max_photo_body_bytes: int = Field(default=16_000_000, ge=1024, description="largest body of the field "
+                                      "routes that carry photos (three of at most 5 MB, and the form)")
 
 
 @lru_cache

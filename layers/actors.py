@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from layers.errors import Forbidden
 
-ROLES = ("operator", "dispatcher", "planner", "admin")
+ROLES = ("operator", "dispatcher", "planner", "admin", "grid_worker")
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,8 @@ class Actor:
     name: str
     role: str
     area: str
+    # a grid worker's team (its code): the cases dispatched to it are the worker's
+    team: str | None = None
 
     def covers(self, code: str | None) -> bool:
         """True when ``code`` (district/street/community/grid) lies in this actor's area."""

@@ -20,6 +20,7 @@ from layers import loop
 from layers.actors import Actor
 from layers.catalogue import Category, category
 from layers.errors import Conflict, InvalidInput, NotFound, OutsideTerritory
+from layers.field.rules import worker_may
 from layers.rows import all_rows, one_row
 from layers.sensing.cameras import linked_cameras
 from layers.teams import Team, claim_nearest, nearest_teams
@@ -168,7 +169,7 @@ async def intake(conn: AsyncConnection, case: NewCase, actor: Actor, options: In
     A retry with the same idempotency key by the same caller returns the
     case made the first time (False) instead of a second case.
     """
-    actor.require_role("operator", "dispatcher")
+    actor.require_role("operator", "dispatcher", "grid_worker")
     key = scoped_key(actor, case.idempotency_key)
     if case.channel not in CHANNELS:
         raise InvalidInput(f"unknown channel '{case.channel[:20]}'; one of {', '.join(CHANNELS)}")
@@ -178,7 +179,8 @@ async def intake(conn: AsyncConnection, case: NewCase, actor: Actor, options: In
             return await describe_intake(conn, existing, actor, options), False
     cat = await options.category_of(conn, case.category)
     place = await _place(conn, case.lon, case.lat, options)
-    actor.require_area(place.community_code)
+    # grid codes nest in their community's: a grid worker's area may be one grid
+    actor.require_area(place.grid_code)
     row = await one_row(conn, _FILE, {
         "district": place.district_code, "category": cat.code, "channel": case.channel,
         "description": case.description, "address": case.address, "raw_x": case.raw_x,
@@ -268,7 +270,7 @@ async def read_case(conn: AsyncConnection, incident_id: int, actor: Actor | None
     if row is None:
         raise NotFound(f"no case {incident_id}")
     if actor is not None:
-        actor.require_area(row["community_code"])
+        actor.require_area(row["grid_code"] or row["community_code"])
     return dict(row)
 
 
@@ -302,8 +304,13 @@ async def _set_team_status(conn: AsyncConnection, team_id: int | None, status: s
 
 
 async def act(conn: AsyncConnection, incident_id: int, action: str, actor: Actor, reason: str = "",
-              team_id: int | None = None, duplicate_of: int | None = None) -> dict[str, Any]:
-    """Take one step of the loop on a case; return the case as it is afterwards."""
+              team_id: int | None = None, duplicate_of: int | None = None,
+              site: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Take one step of the loop on a case; return the case as it is afterwards.
+
+    ``site`` is where the actor stood (lon, lat, distance_m), logged with the
+    step; a grid worker's verification needs it (``layers.field.rules``).
+    """
     if action not in loop.TRANSITIONS:
         raise InvalidInput(f"unknown action '{action[:20]}'; one of {', '.join(loop.TRANSITIONS)}")
     transition = loop.TRANSITIONS[action]
@@ -313,6 +320,8 @@ async def act(conn: AsyncConnection, incident_id: int, action: str, actor: Actor
     async with conn.transaction():
         case = await read_case(conn, incident_id, actor, lock=True)
         loop.check(action, case["status"])
+        if actor.role == "grid_worker":
+            await worker_may(conn, case, action, actor, site)
         target = loop.target_of(transition, case["status"])
         details: dict[str, Any] = {}
         updates: dict[str, Any] = {"status": target}
@@ -338,7 +347,7 @@ async def act(conn: AsyncConnection, incident_id: int, action: str, actor: Actor
         if case["status"] in loop.TEAM_STATES and target not in loop.TEAM_STATES:
             await _set_team_status(conn, case["team_id"], "free")
         await _update(conn, incident_id, updates, closing=target == "closed")
-        await _log(conn, case, actor, action, target, reason, details)
+        await _log(conn, case, actor, action, target, reason, {**details, **({"site": site} if site else {})})
         return await read_case(conn, incident_id, None)
 
 

@@ -33,9 +33,11 @@ class Transition:
 TRANSITIONS: dict[str, Transition] = {
     "dispatch": Transition(("accepted",), "dispatched", ("dispatcher",)),
     "reassign": Transition(("dispatched", "handling"), "dispatched", ("dispatcher",), needs_reason=True),
-    "handle": Transition(("dispatched",), "handling", ("dispatcher", "operator")),
-    "feedback": Transition(("handling",), "feedback", ("dispatcher", "operator")),
-    "verify": Transition(("feedback",), "verified", ("operator",)),
+    # a grid worker handles and reports back on its own team's cases, and
+    # verifies on site only (layers.field.rules)
+    "handle": Transition(("dispatched",), "handling", ("dispatcher", "operator", "grid_worker")),
+    "feedback": Transition(("handling",), "feedback", ("dispatcher", "operator", "grid_worker")),
+    "verify": Transition(("feedback",), "verified", ("operator", "grid_worker")),
     "close": Transition(("verified",), "closed", ("operator",)),
     # verification failed on site: back to the team's hands
     "return": Transition(("feedback", "verified"), "handling", ("operator",), needs_reason=True),
