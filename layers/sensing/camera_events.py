@@ -83,7 +83,7 @@ class EventType:
 async def event_types(conn: AsyncConnection) -> list[dict[str, Any]]:
     """The mapping, by type."""
     return await all_rows(conn, """
-        SELECT t.type, t.category_code, t.name, t.min_confidence::float8 AS min_confidence,
+        SELECT t.type, t.category_code, t.name, t.min_confidence::numeric::float8 AS min_confidence,
                c.minor_name AS category_name
         FROM camera_event_types AS t JOIN catalogue AS c ON c.code = t.category_code ORDER BY t.type""")
 
@@ -175,7 +175,7 @@ async def receive(conn: AsyncConnection, event: CameraEvent, actor: Actor, optio
     camera = await camera_by_code(conn, event.camera)
     if camera is None:
         raise InvalidInput(f"no camera {event.camera[:64]!r}")
-    mapping = await one_row(conn, "SELECT category_code, name, min_confidence::float8 AS min_confidence "
+    mapping = await one_row(conn, "SELECT category_code, name, min_confidence::numeric::float8 AS min_confidence "
                                   "FROM camera_event_types WHERE type = %s", (event.type,))
     if mapping is None:
         raise InvalidInput(f"unknown event type {event.type[:64]!r}: map it first (PUT /camera-events/types)")
