@@ -33,13 +33,15 @@
   }
 
   // One poller per layer: conditional GETs with the last ETag, so an unchanged
-  // layer costs a 304 and no redraw.
-  function poller(name, draw, withBbox) {
+  // layer costs a 304 and no redraw. ``feed`` (cases only) asks for deltas.
+  function poller(name, draw, withBbox, feed) {
     var state = { etag: null, key: null, busy: false };
     live[name] = function () {
       if (state.busy) { return; }
       var url = cfg.live.replace("{layer}", name) + "?display=" + cfg.display;
       if (withBbox) { url += "&bbox=" + bboxParam(); }
+      var view = url;
+      if (feed) { url += feed.since(view); }
       var headers = {};
       if (state.etag && state.key === url) { headers["If-None-Match"] = state.etag; }
       state.busy = true;
@@ -50,9 +52,28 @@
           state.etag = r.headers.get("ETag"); state.key = url;
           return r.json();
         })
-        .then(function (data) { if (data) { draw(data); refreshed(true); } })
+        .then(function (data) { if (data) { if (feed) { feed.apply(data, view); } else { draw(data); } refreshed(true); } })
         .catch(function (err) { refreshed(false); console.warn("wangge", err.message); })
         .then(function () { state.busy = false; });
+    };
+  }
+
+  // Open cases come by level (counts per street, clusters, or points: /work/notes/wall_feed.md).
+  // In points mode the wall keeps the cases of its view and asks only for what changed since
+  // the answer's version (same view): upserts by id, then removals; a complete answer replaces all.
+  function caseDeltas(draw) {
+    var held = null;
+    return {
+      since: function (view) { return held && held.view === view ? "&since=" + encodeURIComponent(held.version) : ""; },
+      apply: function (data, view) {
+        if (data.mode !== "points") { held = null; draw(data); return; }
+        if (data.complete || !held || held.view !== view) { held = { view: view, byId: {} }; }
+        (data.removed || []).forEach(function (id) { delete held.byId[id]; });
+        data.features.forEach(function (f) { held.byId[f.id] = f; });
+        held.version = data.version;
+        var features = Object.keys(held.byId).map(function (id) { return held.byId[id]; });
+        draw({ type: "FeatureCollection", mode: "points", complete: true, version: data.version, features: features });
+      }
     };
   }
 
@@ -106,7 +127,7 @@
   function drawHeat(data) { layer("heat").setLatLngs(data.points); }
 
   function setUpLive() {
-    poller("cases", drawCases, true);
+    poller("cases", drawCases, true, caseDeltas(drawCases));
     poller("teams", drawPoints("teams", function (p) { return cfg.colours.teams[p.status] || "#888"; },
       function (p) { return popup([["队伍", p.name], ["类型", p.type_name], ["状态", p.status]]); }, 6), true);
     poller("waterlogging", drawPoints("waterlogging", function (p) { return cfg.colours.water[p.state]; },
