@@ -84,12 +84,12 @@ _COLUMNS: tuple[tuple[str, str, Callable[[dict[str, Any]], str]], ...] = (
     ("按时派遣率", "on_time_dispatch_rate", lambda r: _pct(r["on_time_dispatch_rate"])),
     ("按期处置率", "on_time_handling_rate", lambda r: _pct(r["on_time_handling_rate"])),
     ("结案率", "closure_rate", lambda r: _pct(r["closure_rate"])),
-    ("按期结案率", "on_time_closure_rate", lambda r: _pct(r["on_time_closure_rate"])),
     ("返工率", "rework_rate", lambda r: _pct(r["rework_rate"])),
     ("满意率*", "satisfaction_rate", lambda r: _pct(r["satisfaction_rate"])),
     ("派遣h", "dispatch_hours", lambda r: _hours(r["avg_hours"]["dispatch"])),
     ("处置h", "handle_hours", lambda r: _hours(r["avg_hours"]["handle"])),
-    ("核查结案h", "check_hours", lambda r: _hours(r["avg_hours"]["check"])),
+    ("核查h", "verify_hours", lambda r: _hours(r["avg_hours"]["verify"])),
+    ("反馈h", "feedback_hours", lambda r: _hours(r["avg_hours"]["feedback"])),
 )
 
 

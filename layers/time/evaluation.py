@@ -5,27 +5,34 @@ once by :mod:`layers.time.evaluation_sql`; nothing is estimated.
 
 **Which cases.** The *cohort* of a period is the cases **reported** in it
 (``reported_at`` from 00:00 of ``from`` to 24:00 of ``to``, China time,
-UTC+8) whose grid lies in the area. Each case counts once, in the month it
+UTC+8) whose grid lies in the area. Each case counts once, in the period it
 was filed, for the child area its row names at filing time (street,
 community, grid: the attribution the closed loop uses) and for the team on
-it (``incidents.team_id``: the last team dispatched or reassigned). Its
-figures are its whole log as read at ``as_of`` (the moment of the query,
-returned with the answer): a month's closure rate still rises while its
-cases are being closed, and stops changing once they all have.
+it (``incidents.team_id``: the lead team, the last one dispatched or
+reassigned). Its figures are its whole log as read at ``as_of`` (the moment
+of the query, returned with the answer): a month's closure rate still rises
+while its cases are being closed, and stops changing once they all have.
 
-**Which events** (actions of :mod:`layers.loop`): the first ``dispatch``
-ends the dispatch stage; the last ``feedback`` ends the handling stage,
-unless a ``return`` (rework, 返工) came after it, which reopens handling;
-``close`` ends the case. ``reject`` and ``mark_duplicate`` void a case
-(status ``rejected``/``duplicate``).
+**Which events.** The stages and the events that start and end them are the
+contract of :mod:`layers.time` (dispatch, handle, verify, feedback): an
+event ends the stage of the status it leaves. The first ``dispatch`` ends
+the dispatch stage; the last ``feedback`` ends handling unless a ``return``
+(rework, 返工) came after it; ``close`` ends the case; ``reject`` and
+``mark_duplicate`` void it (status ``rejected``/``duplicate``).
 
-**Deadlines.** Dispatch is due :data:`DISPATCH_LIMIT` (30 minutes) after the
-report; handling and closing are due by the case's ``deadline`` (the
-catalogue's time limit from the report, moved only by escalation), the same
-deadline the overdue list and the walls' on-time rate use. Cases of a
-category no team type owns (属地兜底: the community handles it) have no
-dispatch and are left out of the dispatch figures only. Durations are
-calendar hours.
+**On time and working time.** Whether a stage ended on time, and how many
+working minutes it took, is what its ending event's ``stage_end`` record
+says (``on_time``, ``working_minutes``: the working-time calendar, approved
+pauses taken out, extensions granted). Events logged before working-time
+calendars (the demo's history, imported cases) have no such record; for
+them dispatch is on time within :data:`DISPATCH_LIMIT` (30 minutes) of the
+report, handling by the case's ``deadline``, and a stage's time is the
+elapsed time since the previous stage-boundary event. A case not yet
+dispatched is due for dispatch at its ``accept`` event's
+``stage_start.due_at`` (else 30 minutes after the report); a dispatched case
+not yet handled falls due at its ``deadline`` (the current stage's due
+time). Cases of a category no team type owns (属地兜底: the community
+handles it) are left out of the dispatch rate only.
 
 **Indices** (numerator / denominator; "filed" = reported and not voided):
 
@@ -34,17 +41,15 @@ index                      numerator                              denominator
 =========================  =====================================  ===========================================
 上报数 cases                --                                     cases reported in the period (voided too)
 立案数 filed                --                                     cases not rejected or marked duplicate
-按时派遣率 on-time dispatch  dispatched by the dispatch due time     应派遣数: filed, of a team-owned category,
+按时派遣率 on-time dispatch  first dispatch on time                  应派遣数: filed, of a team-owned category,
                                                                   dispatched or past the dispatch due time
 按期处置率 on-time handling  handling ended (last feedback, no      应处置数: filed, dispatched, and either
-                           later return) by the deadline          handling ended or the deadline passed
+                           later return) on time                  handling ended or its due time passed
 结案率 closure              closed                                 filed
-按期结案率 on-time closure   closed by the deadline                 filed
 返工率 rework               with at least one ``return``          处置数: filed with at least one ``feedback``
-满意率 satisfaction (proxy)  closed with no ``return`` ever         closed
-平均用时 avg hours / stage    sum of stage durations                 cases whose stage ended: dispatch (report →
-                                                                  first dispatch), handle (first dispatch →
-                                                                  last feedback), check (last feedback → close)
+满意率 satisfaction (proxy)  closed with no ``return`` ever         结案数: closed
+平均用时 avg hours / stage    working time of every ended stage      the number of ended stages of that kind
+                           (rework rounds each count)             (dispatch, handle, verify, feedback)
 =========================  =====================================  ===========================================
 
 Denominators count a stage once it *ended or fell due*: a case still inside
@@ -70,7 +75,7 @@ from psycopg import AsyncConnection, sql
 
 from layers.errors import InvalidInput, NotFound
 from layers.rows import all_rows, one_row
-from layers.time.evaluation_sql import COUNTS, STAGES, evaluation_query
+from layers.time.evaluation_sql import BOUNDARY_ACTIONS, COUNTS, STAGES, evaluation_query
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving since 1991
 DISPATCH_LIMIT = timedelta(minutes=30)
@@ -102,40 +107,40 @@ RATES: tuple[tuple[str, str, str, str], ...] = (
     ("on_time_dispatch_rate", "dispatched_on_time", "dispatch_due", "按时派遣率"),
     ("on_time_handling_rate", "handled_on_time", "handling_due", "按期处置率"),
     ("closure_rate", "closed", "filed", "结案率"),
-    ("on_time_closure_rate", "closed_on_time", "filed", "按期结案率"),
     ("rework_rate", "reworked", "fed_back", "返工率"),
     ("satisfaction_rate", "closed_first_time", "closed", "满意率(一次办结,代理)"),
 )
 # each stage's average: (stage, summed microseconds column, count column, label)
 STAGE_AVERAGES: tuple[tuple[str, str, str, str], ...] = (
-    ("dispatch", "dispatch_us", "dispatched", "派遣用时(小时)"),
-    ("handle", "handle_us", "handled", "处置用时(小时)"),
-    ("check", "check_us", "checked", "核查结案用时(小时)"),
+    ("dispatch", "dispatch_us", "dispatch_stages", "派遣用时(小时)"),
+    ("handle", "handle_us", "handle_stages", "处置用时(小时)"),
+    ("verify", "verify_us", "verify_stages", "核查用时(小时)"),
+    ("feedback", "feedback_us", "feedback_stages", "办结反馈用时(小时)"),
 )
 COUNT_LABELS = {
     "cases": "上报数", "filed": "立案数", "dispatch_due": "应派遣数", "dispatched_on_time": "按时派遣数",
     "dispatched": "派遣数", "handling_due": "应处置数", "handled_on_time": "按期处置数", "handled": "处置数",
     "fed_back": "反馈数", "reworked": "返工案件数", "returns": "返工次数", "closed": "结案数",
-    "closed_on_time": "按期结案数", "closed_first_time": "一次办结数", "checked": "核查结案数",
+    "closed_first_time": "一次办结数", "dispatch_stages": "派遣环节数", "handle_stages": "处置环节数",
+    "verify_stages": "核查环节数", "feedback_stages": "办结反馈环节数",
 }
 # one line per figure, for the files' definitions sheet and the report's footnotes
 DEFINITIONS: tuple[tuple[str, str, str], ...] = (
     ("cases", "上报数", "cases reported in the period in the area (rejected and duplicates included)"),
     ("filed", "立案数", "cases reported in the period, not rejected and not marked duplicate"),
     ("on_time_dispatch_rate", "按时派遣率",
-     "first dispatch within 30 minutes of the report / filed cases of a team-owned category that were "
-     "dispatched or are past those 30 minutes"),
+     "first dispatch on time (its stage_end record; older logs: within 30 minutes of the report) / filed "
+     "cases of a team-owned category that were dispatched or are past their dispatch due time"),
     ("on_time_handling_rate", "按期处置率",
-     "handling ended (last feedback, no later return) by the case deadline / filed dispatched cases whose "
-     "handling ended or whose deadline passed"),
+     "handling ended on time (the last feedback, with no later return; its stage_end record, older logs: by "
+     "the case deadline) / filed dispatched cases whose handling ended or fell due"),
     ("closure_rate", "结案率", "closed / filed"),
-    ("on_time_closure_rate", "按期结案率", "closed by the case deadline / filed"),
     ("rework_rate", "返工率", "filed cases returned at least once / filed cases with at least one feedback"),
     ("satisfaction_rate", "满意率(代理)",
      "no survey is recorded: closed without any return (一次办结) / closed"),
-    ("avg_hours.dispatch", "派遣用时", "mean hours from report to first dispatch, dispatched filed cases"),
-    ("avg_hours.handle", "处置用时", "mean hours from first dispatch to last feedback, cases whose handling ended"),
-    ("avg_hours.check", "核查结案用时", "mean hours from last feedback to close, closed cases"),
+    ("avg_hours", "平均用时",
+     "per stage (dispatch, handle, verify, feedback): working hours of every ended stage of the filed cases "
+     "(stage_end.working_minutes; older logs: elapsed hours since the previous stage event) / their number"),
     ("period", "统计周期", "cases reported from 00:00 of 'from' to 24:00 of 'to', China time (UTC+8); "
                          "each case's figures are its log as of 'as_of'"),
 )
@@ -289,7 +294,7 @@ async def evaluate(conn: AsyncConnection, area_code: str, period: Period,
     as_of = as_of or datetime.now(UTC)
     rows = await all_rows(conn, evaluation_query(area.level.child_column), {
         "district": area_code[:6], "area": area_code, "start": period.start, "end": period.end,
-        "as_of": as_of, "dispatch_limit": DISPATCH_LIMIT})
+        "as_of": as_of, "dispatch_limit": DISPATCH_LIMIT, "boundary": list(BOUNDARY_ACTIONS)})
     total = derive({})
     by_child: dict[str, dict[str, Any]] = {}
     by_team: dict[int | None, dict[str, Any]] = {}
