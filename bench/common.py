@@ -73,6 +73,27 @@ def throwaway_demo(durable: bool) -> Iterator[str]:
 @contextlib.contextmanager
 def served(url: str, port: int = 8765, workers: int | None = None) -> Iterator[str]:
     """Run the app under uvicorn in a child process, as ``wangge serve`` does; yield its base URL."""
+    with served_process(url, port, workers) as (base, _):
+        yield base
+
+
+def worker_rss_mb(proc: subprocess.Popen[bytes]) -> tuple[float, float]:
+    """The largest current and peak resident memory (MB) among a served app's worker processes."""
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+    now, peak = 0.0, 0.0
+    for pid in children or [str(proc.pid)]:
+        with contextlib.suppress(OSError):
+            status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+                          if ":" in line)
+            now = max(now, int(status["VmRSS"].split()[0]) / 1024)
+            peak = max(peak, int(status["VmHWM"].split()[0]) / 1024)
+    return now, peak
+
+
+@contextlib.contextmanager
+def served_process(url: str, port: int = 8765, workers: int | None = None
+                   ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """As :func:`served`, also yielding the uvicorn process (its children are the workers)."""
     workers = workers or get_settings().workers
     env = {**os.environ, "DATABASE_URL": url}
     proc = subprocess.Popen(
@@ -86,7 +107,7 @@ def served(url: str, port: int = 8765, workers: int | None = None) -> Iterator[s
                 if httpx.get(f"{base}/health", timeout=1).status_code == 200:
                     break
             time.sleep(0.1)
-        yield base
+        yield base, proc
     finally:
         proc.terminate()
         proc.wait(10)
