@@ -166,3 +166,22 @@ def test_many_open_cases_come_as_street_counts_or_clusters(client_rw: TestClient
     # a street's own wall sees only its street's cases, however wide its view
     street = _feed(client_rw, STREET)
     assert street["mode"] == "clusters" and street["total"] == open_by_street[STREET]
+
+
+def test_crowded_point_layers_stay_under_the_cap(client_rw: TestClient, demo_rw: str) -> None:
+    with psycopg.connect(demo_rw, autocommit=True) as conn:
+        columns = [r[0] for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'cameras' "
+            "AND column_name NOT IN ('id', 'code', 'geom') AND is_generated = 'NEVER'")]
+        listed = ", ".join(columns)
+        # ten copies of every camera, a few metres apart: 5,500 in all
+        conn.execute(f"INSERT INTO cameras (code, geom, {listed}) "
+                     f"SELECT c.code || '-' || g, ST_Translate(c.geom, g * 1e-5, 0), {listed} "
+                     "FROM cameras AS c, generate_series(1, 10) AS g")
+        inside = conn.execute("SELECT count(*) FROM cameras AS c, districts AS d "
+                              "WHERE d.code = '340111' AND ST_Covers(d.geom, c.geom)").fetchone()[0]  # type: ignore[index]
+    r = client_rw.get("/live/340111/cameras", params={"bbox": BAOHE}, headers=auth(client_rw, "operator"))
+    assert r.status_code == 200 and len(r.content) <= BYTES_MAX
+    answer = r.json()
+    assert answer["mode"] == "clusters"
+    assert sum(f["properties"]["count"] for f in answer["features"]) == answer["total"] == inside > 5000

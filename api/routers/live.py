@@ -27,6 +27,8 @@ from geo.chinacrs import wgs84_to_gcj02_array
 from layers import live
 from layers.areas import level_of
 from layers.features import BBox
+from layers.live import LivePoint
+from layers.walls.aggregates import Cluster
 from layers.walls.feed import (
     CLUSTERS_ACROSS,
     CaseFeed,
@@ -96,16 +98,41 @@ async def _cases(conn: AsyncConnection, area: str, bbox: BBox, shown: str) -> st
     return (await capped_case_feed(conn, area, bbox, shown)).decode()
 
 
+def capped_points_geojson(points: list[LivePoint], shown: str, across: int = CLUSTERS_ACROSS) -> str:
+    """The points as GeoJSON, or, above :data:`BYTES_MAX`, their counts per cell (``mode: clusters``).
+
+    Cells are 1/``across`` of the points' extent; each cluster sits at the
+    mean of its points and carries ``count``, as the cases feed's clusters.
+    """
+    body = display.points_geojson(points, shown)
+    while len(body) > BYTES_MAX // 3 and across >= 1:  # characters: Chinese names are 3 bytes each
+        if len(body.encode()) <= BYTES_MAX:
+            break
+        lons = np.fromiter((p.lon for p in points), float, len(points))
+        lats = np.fromiter((p.lat for p in points), float, len(points))
+        cell = max(lons.max() - lons.min(), lats.max() - lats.min(), 1e-9) / across
+        keys = np.column_stack([np.floor(lons / cell), np.floor(lats / cell)]).astype(np.int64)
+        cells, which = np.unique(keys, axis=0, return_inverse=True)
+        which = which.ravel()
+        counts = np.bincount(which)
+        clusters = [Cluster(f"c{gx}_{gy}_{across}", float(x), float(y), int(n)) for (gx, gy), x, y, n in zip(
+            cells.tolist(), (np.bincount(which, lons) / counts).tolist(),
+            (np.bincount(which, lats) / counts).tolist(), counts.tolist(), strict=True)]
+        body = case_feed_json(CaseFeed("clusters", "", total=len(points), clusters=clusters), shown).decode()
+        across //= 2
+    return body
+
+
 async def _teams(conn: AsyncConnection, area: str, bbox: BBox, shown: str) -> str:
-    return display.points_geojson(await live.teams(conn, area, bbox), shown)
+    return capped_points_geojson(await live.teams(conn, area, bbox), shown)
 
 
 async def _water(conn: AsyncConnection, area: str, bbox: BBox, shown: str) -> str:
-    return display.points_geojson(await live.waterlogging(conn, area, bbox), shown)
+    return capped_points_geojson(await live.waterlogging(conn, area, bbox), shown)
 
 
 async def _cameras(conn: AsyncConnection, area: str, bbox: BBox, shown: str) -> str:
-    return display.points_geojson(await live.cameras(conn, area, bbox), shown)
+    return capped_points_geojson(await live.cameras(conn, area, bbox), shown)
 
 
 async def _stalls(conn: AsyncConnection, area: str, bbox: BBox, shown: str) -> str:
@@ -119,7 +146,8 @@ async def _heat(conn: AsyncConnection, area: str, bbox: BBox, shown: str) -> str
 LIVE_LAYERS: dict[str, LiveLayer] = {
     "cases": LiveLayer(("incidents",), _cases, clock_s=60),
     "teams": LiveLayer(("teams",), _teams),
-    "waterlogging": LiveLayer(("waterlogging_points",), _water),
+    # a sensor's alarm may rise on the rules' timer, with no new level: the clock catches it
+    "waterlogging": LiveLayer(("waterlogging_points", "sensors"), _water, clock_s=15),
     "cameras": LiveLayer(("cameras",), _cameras),
     "stall_zones": LiveLayer(("stall_zones",), _stalls),
     "heat": LiveLayer(("incidents",), _heat, clock_s=600),
