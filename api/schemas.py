@@ -6,7 +6,7 @@ Text fields refuse control characters (``api.params.Line`` and ``FreeText``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat, model_validator
 
@@ -56,6 +56,12 @@ class Action(Strict):
     reason: FreeText = Field(default="", max_length=1000)
     team_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     duplicate_of: int | None = Field(default=None, ge=1, le=2**62)
+    # time and teams (layers.time): a delay request's working minutes, the request decided,
+    # a joint dispatch's lead (same as team_id) and supporting teams
+    minutes: int | None = Field(default=None, ge=1, le=100_000)
+    request_id: int | None = Field(default=None, ge=1, le=2**62)
+    lead_team: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    support_teams: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(default_factory=list, max_length=20)
 
 
 class Position(Location):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg import AsyncConnection, sql
@@ -25,6 +25,8 @@ from layers.rows import all_rows, one_row
 from layers.sensing.cameras import linked_cameras
 from layers.teams import Team, claim_nearest, nearest_teams
 from layers.territory import Place, box_degrees, locate, outside
+from layers.time import stages as time_stages
+from layers.time.steps import TimeArgs, on_step
 
 CHANNELS = ("hotline", "police_110", "grid_worker", "wechat", "camera", "sensor")
 
@@ -72,7 +74,8 @@ _CASE_COLUMNS = """
     i.raw_x, i.raw_y, i.raw_crs, ST_X(i.geom) AS lon, ST_Y(i.geom) AS lat,
     i.grid_code, i.community_code, i.street_code, i.level, i.status, i.team_id,
     i.duplicate_of, i.reported_at, i.deadline, i.closed_at, i.updated_at,
-    i.deadline < now() AND i.status = ANY(%(open)s) AS overdue
+    i.deadline < now() AND i.status = ANY(%(open)s) AS overdue,
+    i.stage, i.stage_due_at, i.paused_at, i.paused_until, i.rework_count, i.handle_from, i.handle_minutes
 """
 
 # the case and its first log entry in one statement: atomic without a
@@ -81,11 +84,13 @@ _FILE = """
     WITH ins AS (
         INSERT INTO incidents (district_code, category_code, channel, description, address,
                                raw_x, raw_y, raw_crs, geom, grid_id, grid_code, community_code,
-                               street_code, level, deadline, idempotency_key, reporter, attributes, media_url)
+                               street_code, level, deadline, idempotency_key, reporter, attributes, media_url,
+                               reported_at, stage_due_at, handle_from, handle_minutes)
         VALUES (%(district)s, %(category)s, %(channel)s, %(description)s, %(address)s,
                 %(raw_x)s, %(raw_y)s, %(raw_crs)s, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326),
                 %(grid_id)s, %(grid)s, %(community)s, %(street)s, %(level)s,
-                now() + %(hours)s * interval '1 hour', %(key)s, %(reporter)s, %(attributes)s, %(media_url)s)
+                %(deadline)s, %(key)s, %(reporter)s, %(attributes)s, %(media_url)s,
+                %(reported_at)s, %(stage_due_at)s, %(handle_from)s, %(handle_minutes)s)
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING *),
     logged AS (
@@ -181,15 +186,20 @@ async def intake(conn: AsyncConnection, case: NewCase, actor: Actor, options: In
     place = await _place(conn, case.lon, case.lat, options)
     # grid codes nest in their community's: a grid worker's area may be one grid
     actor.require_area(place.grid_code)
+    # deadlines on the district's working-time calendar (layers.time)
+    times = await time_stages.intake_times(conn, place.district_code, cat.code, datetime.now(UTC))
     row = await one_row(conn, _FILE, {
         "district": place.district_code, "category": cat.code, "channel": case.channel,
         "description": case.description, "address": case.address, "raw_x": case.raw_x,
         "raw_y": case.raw_y, "raw_crs": case.raw_crs, "lon": case.lon, "lat": case.lat,
         "grid_id": place.grid_id, "grid": place.grid_code, "community": place.community_code,
-        "street": place.street_code, "level": cat.level, "hours": cat.time_limit_hours,
+        "street": place.street_code, "level": cat.level, "deadline": times["deadline"],
+        "reported_at": times["handle_from"], "stage_due_at": times["stage_due_at"], "handle_from": times["handle_from"],
+        "handle_minutes": times["handle_minutes"],
         "key": key, "actor": actor.name, "role": actor.role,
         "reporter": _jsonb(case.reporter), "attributes": _jsonb(case.attributes), "media_url": case.media_url,
-        "details": Jsonb({"channel": case.channel}), "open": list(loop.OPEN_STATES)})
+        "details": Jsonb({"channel": case.channel, "stage_start": times["stage_start"]}),
+        "open": list(loop.OPEN_STATES)})
     if row is None:  # a concurrent retry with the same key won the insert
         winner = await _by_key(conn, key or "")
         if winner is None:
@@ -305,8 +315,12 @@ async def _set_team_status(conn: AsyncConnection, team_id: int | None, status: s
 
 async def act(conn: AsyncConnection, incident_id: int, action: str, actor: Actor, reason: str = "",
               team_id: int | None = None, duplicate_of: int | None = None,
-              site: dict[str, Any] | None = None) -> dict[str, Any]:
+              site: dict[str, Any] | None = None, time_args: TimeArgs | None = None) -> dict[str, Any]:
     """Take one step of the loop on a case; return the case as it is afterwards.
+
+    ``time_args`` carry a delay request's minutes, the request decided, the
+    supporting teams of a joint dispatch, the supporter reporting
+    (``layers.time.steps``).
 
     ``site`` is where the actor stood (lon, lat, distance_m), logged with the
     step; a grid worker's verification needs it (``layers.field.rules``).
@@ -344,6 +358,11 @@ async def act(conn: AsyncConnection, incident_id: int, action: str, actor: Actor
             await read_case(conn, duplicate_of, actor)
             updates["duplicate_of"] = duplicate_of
             details = {"duplicate_of": duplicate_of}
+        # stage deadlines, delays, rework and the teams on the case
+        clock_updates, clock_details = await on_step(conn, case, action, target, actor, reason,
+                                                     updates.get("team_id", case["team_id"]), time_args or TimeArgs())
+        updates |= clock_updates
+        details |= clock_details
         if case["status"] in loop.TEAM_STATES and target not in loop.TEAM_STATES:
             await _set_team_status(conn, case["team_id"], "free")
         await _update(conn, incident_id, updates, closing=target == "closed")
@@ -375,26 +394,40 @@ async def overdue(conn: AsyncConnection, area: str, limit: int = 500) -> list[di
 async def escalate_overdue(conn: AsyncConnection, actor: Actor) -> list[int]:
     """Raise every overdue open case in the actor's area one level, with a new deadline; log each.
 
-    The level above gets the category's time limit again, from now, so a
-    case that stays overdue rises once more later (street → district).
+    The level above gets the category's handle limit again, from now, on
+    the district's working-time calendar, so a case that stays overdue
+    rises once more later (street → district). Cases another worker is
+    escalating right now are skipped, not waited for.
     """
     actor.require_role("operator", "dispatcher")
     async with conn.transaction():
+        overdue_rows = await all_rows(conn, """
+            SELECT i.id, i.district_code, i.category_code, i.deadline, i.stage FROM incidents AS i
+            WHERE i.status = ANY(%(open)s) AND i.deadline < now()
+              AND i.level <> 'district' AND starts_with(i.community_code, %(area)s)
+            ORDER BY i.id FOR UPDATE SKIP LOCKED""", {"open": list(loop.OPEN_STATES), "area": actor.area})
+        if not overdue_rows:
+            return []
+        dues = await time_stages.escalation_dues(conn, overdue_rows)
         rows = await all_rows(conn, """
-            WITH up AS (
+            WITH u AS (SELECT * FROM unnest(%(ids)s::bigint[], %(dues)s::timestamptz[], %(minutes)s::integer[],
+                                            %(details)s::jsonb[]) AS u(id, due, minutes, due_change)),
+            up AS (
                 UPDATE incidents AS i
                 SET level = CASE i.level WHEN 'community' THEN 'street' ELSE 'district' END,
-                    deadline = now() + c.time_limit_hours * interval '1 hour', updated_at = now()
-                FROM catalogue AS c
-                WHERE c.code = i.category_code AND i.status = ANY(%(open)s) AND i.deadline < now()
-                  AND i.level <> 'district' AND starts_with(i.community_code, %(area)s)
-                RETURNING i.id, i.district_code, i.status, i.level)
+                    deadline = u.due, handle_from = now(), handle_minutes = u.minutes,
+                    stage_due_at = CASE WHEN i.stage = 'handle' THEN u.due ELSE i.stage_due_at END,
+                    updated_at = now()
+                FROM u WHERE i.id = u.id
+                RETURNING i.id, i.district_code, i.status, i.level, u.due_change)
             INSERT INTO incident_events (incident_id, district_code, actor, role, action,
                                          from_status, to_status, reason, details)
             SELECT id, district_code, %(actor)s, %(role)s, 'escalate', status, status,
-                   'overdue: escalated to ' || level, jsonb_build_object('to_level', level)
+                   'overdue: escalated to ' || level,
+                   jsonb_build_object('to_level', level, 'due_change', due_change)
             FROM up
-            RETURNING incident_id""", {"open": list(loop.OPEN_STATES), "area": actor.area,
+            RETURNING incident_id""", {"ids": [r["id"] for r in overdue_rows], "dues": dues["due"],
+                                       "minutes": dues["minutes"], "details": dues["due_change"],
                                        "actor": actor.name, "role": actor.role})
         return sorted(row["incident_id"] for row in rows)
 

@@ -47,6 +47,15 @@ TRANSITIONS: dict[str, Transition] = {
     "mark_duplicate": Transition(OPEN_STATES, "duplicate", ("operator", "dispatcher")),
     # moves the case one level up without changing its state
     "escalate": Transition(OPEN_STATES, "", ("operator", "dispatcher"), needs_reason=True),
+    # time and teams (layers.time): the handling side asks for more time or a pause, the level
+    # above decides (layers.time.requests.approver_area); a supporting team reports or is released
+    "request_extension": Transition(TEAM_STATES, "", ("dispatcher", "operator"), needs_reason=True),
+    "request_suspension": Transition(TEAM_STATES, "", ("dispatcher", "operator"), needs_reason=True),
+    "approve": Transition(TEAM_STATES, "", ("operator", "dispatcher")),
+    "refuse": Transition(TEAM_STATES, "", ("operator", "dispatcher"), needs_reason=True),
+    "resume": Transition(TEAM_STATES, "", ("dispatcher", "operator")),
+    "support_feedback": Transition(TEAM_STATES, "", ("dispatcher", "operator"), needs_reason=True),
+    "release": Transition(TEAM_STATES, "", ("dispatcher",), needs_reason=True),
 }
 
 

@@ -249,6 +249,9 @@ class Incident(Base):
     stage: Mapped[str | None] = mapped_column(Text, Computed(
         "CASE status WHEN 'accepted' THEN 'dispatch' WHEN 'dispatched' THEN 'handle' WHEN 'handling' THEN 'handle' "
         "WHEN 'feedback' THEN 'verify' WHEN 'verified' THEN 'feedback' END", persisted=True))
+    stage_due_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    handle_from: Mapped[datetime | None] = mapped_column(Timestamp)
+    handle_minutes: Mapped[int | None] = mapped_column(Integer)
     paused_at: Mapped[datetime | None] = mapped_column(Timestamp)
     paused_until: Mapped[datetime | None] = mapped_column(Timestamp)
     rework_count: Mapped[int] = mapped_column(Integer)
@@ -479,6 +482,8 @@ class TimeRequest(Base):
     decided_role: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None] = mapped_column(Timestamp)
     decision_reason: Mapped[str] = mapped_column(Text)
+    paused_from: Mapped[datetime | None] = mapped_column(Timestamp)
+    paused_until: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
 class CaseAssignment(Base):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import psycopg
 import pytest
@@ -11,6 +11,8 @@ from pyproj import Geod
 
 from api.auth import issue_token
 from geo.chinacrs import wgs84_to_bd09
+from layers.time.calendar import add_working_minutes
+from layers.time.holidays import official_calendar
 from tests.conftest import auth
 
 GEOD = Geod(ellps="WGS84")
@@ -35,7 +37,9 @@ def test_intake_answers_place_catalogue_deadline_and_team(client_rw: TestClient,
     assert body["community"] == located["community"] and body["street"] == located["street"]
     assert body["catalogue"]["team_type"] == "city_management"
     reported = datetime.fromisoformat(body["reported_at"])
-    assert datetime.fromisoformat(body["deadline"]) - reported == timedelta(hours=body["catalogue"]["time_limit_hours"])
+    # the time limit in working hours of the official calendar (tests/test_time_calendar.py pins the arithmetic)
+    due = add_working_minutes(official_calendar(), reported, body["catalogue"]["time_limit_hours"] * 60)
+    assert datetime.fromisoformat(body["deadline"]) == due
     team = body["suggested_team"]
     assert team["type"] == "city_management" and team["status"] == "free"
     # true ground distance, checked with pyproj

@@ -18,20 +18,14 @@ from layers.time.calendar import (
     parse_periods,
     working_minutes_between,
 )
-from layers.time.holidays import OFFICIAL_YEARS, official_days, parse_days
+from layers.time.holidays import OFFICIAL_YEARS, official_calendar, official_days, parse_days
 
 
 def china(*args: int) -> datetime:
     return datetime(*args, tzinfo=CHINA)  # type: ignore[misc]
 
 
-def official() -> Calendar:
-    days = [d for year in OFFICIAL_YEARS for d in official_days(year)]
-    return Calendar(holidays=frozenset(d.day for d in days if d.kind == "holiday"),
-                    workdays=frozenset(d.day for d in days if d.kind == "workday"))
-
-
-CN = official()
+CN = official_calendar()
 HOURS_8 = 8 * 60
 
 

@@ -13,8 +13,10 @@ from api.params import Line
 from api.responses import json_response
 from api.schemas import Action, NewIncident
 from layers import incidents
+from layers.errors import InvalidInput
 from layers.loop import TRANSITIONS
 from layers.sensing.cameras import linked_cameras
+from layers.time.steps import SUPPORT_ACTIONS, TimeArgs, case_time
 
 router = APIRouter(tags=["incidents"])
 IncidentId = Annotated[int, Path(ge=1, le=2**62)]
@@ -59,7 +61,7 @@ async def read_incident(incident_id: IncidentId, conn: ConnDep, principal: Curre
     """The case as it is now, the cameras to call up there, and every step it went through."""
     case = await incidents.read_case(conn, incident_id, principal)
     return {**case, "cameras": await linked_cameras(conn, case["lon"], case["lat"]),
-            "events": await incidents.events(conn, incident_id)}
+            "events": await incidents.events(conn, incident_id), **await case_time(conn, incident_id)}
 
 
 @router.post("/incidents/{incident_id}/{action}", summary="Take a step of the closed loop")
@@ -68,12 +70,24 @@ async def act(incident_id: IncidentId, action: Annotated[str, Path(pattern=ACTIO
               body: Annotated[Action | None, Body()] = None) -> Response:
     """Take one step: dispatch, handle, feedback, verify, close, return, reject, reassign, ...
 
-    ``dispatch`` takes an optional ``team_id`` (default: the nearest free
-    team); ``mark_duplicate`` needs ``duplicate_of``; ``return``, ``reject``,
-    ``reassign`` and ``escalate`` need a ``reason``. 409 when the case's
-    state does not allow the step.
+    ``dispatch`` takes an optional ``team_id`` or ``lead_team`` (default: the
+    nearest free team) and ``support_teams`` (joint dispatch, 联合派遣);
+    ``mark_duplicate`` needs ``duplicate_of``; ``return``, ``reject``,
+    ``reassign`` and ``escalate`` need a ``reason``. Time (``layers.time``):
+    ``request_extension`` / ``request_suspension`` need ``minutes`` (working
+    minutes) and a ``reason``; ``approve`` / ``refuse`` (the level above the
+    case) take a ``request_id`` (default: the open request); ``resume`` ends a
+    pause; ``support_feedback`` (the feedback as ``reason``) and ``release``
+    name the supporting team as ``team_id``. 409 when the case's state does
+    not allow the step.
     """
     body = body or Action()
-    case = await incidents.act(conn, incident_id, action, principal, body.reason, body.team_id,
-                               body.duplicate_of)
+    if body.lead_team is not None and body.team_id not in (None, body.lead_team):
+        raise InvalidInput("team_id and lead_team name the same team: give one")
+    team_id = body.lead_team or body.team_id
+    time_args = TimeArgs(minutes=body.minutes, request_id=body.request_id, support_teams=body.support_teams,
+                         team_id=team_id)
+    case = await incidents.act(conn, incident_id, action, principal, body.reason,
+                               None if action in SUPPORT_ACTIONS else team_id, body.duplicate_of,
+                               time_args=time_args)
     return json_response(case)

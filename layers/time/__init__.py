@@ -27,9 +27,17 @@ feedback    verified               ``verify``                                  `
 ==========  =====================  ==========================================  ===========================
 
 ``handle``, ``reassign``, ``escalate``, the delay actions and the joint
-dispatch actions never start or end a stage. ``incidents.deadline`` is the
-due time of the case's current stage (calendar-based); the overdue list,
-escalation and the walls' countdowns use it.
+dispatch actions never start or end a stage.
+
+Due times. ``incidents.deadline`` is the case's **handling** due time (处置
+时限): the category's handle limit counted on the district's calendar from
+the report, moved by approved extensions and suspensions and by escalation
+(the limit again from the escalation), and counted afresh from a ``return``
+(rework). The handle stage's ``due_at`` is that deadline; the overdue list,
+escalation and the walls' countdowns use it. The other stages are due their
+own limit after they start (dispatch: 30 wall-clock minutes after the
+report by default); ``incidents.stage_due_at`` is the current stage's due
+time. Limits per category and stage: :mod:`layers.time.deadlines`.
 
 Every time-related fact is in ``incident_events.details`` (JSON; times are
 ISO 8601 strings with their UTC offset, durations integer or fractional

@@ -28,7 +28,7 @@ from typing import Any
 from chinese_calendar import constants
 
 from layers.errors import InvalidInput
-from layers.time.calendar import FIRST_DAY, LAST_DAY
+from layers.time.calendar import FIRST_DAY, LAST_DAY, Calendar
 
 KINDS = {"holiday": "holiday", "休": "holiday", "workday": "workday", "班": "workday"}
 OFFICIAL_HOLIDAYS: dict[date, str] = dict(constants.holidays)
@@ -51,6 +51,11 @@ def official_days(year: int) -> list[Day]:
     holidays = [Day(d, "holiday", str(n)) for d, n in OFFICIAL_HOLIDAYS.items() if d.year == year]
     workdays = [Day(d, "workday", str(n)) for d, n in OFFICIAL_WORKDAYS.items() if d.year == year]
     return sorted(holidays + workdays, key=lambda d: d.day)
+
+
+def official_calendar() -> Calendar:
+    """The national calendar with the default working hours and the package's schedule of every year."""
+    return Calendar(holidays=frozenset(OFFICIAL_HOLIDAYS), workdays=frozenset(OFFICIAL_WORKDAYS))
 
 
 def parse_days(data: bytes, filename: str = "") -> list[Day]:

@@ -6,7 +6,7 @@
   that year), ``calendar_days`` their holidays and adjusted workdays.
 * ``stage_limits`` and ``delay_limits``: per category, overriding the
   defaults of ``layers/time/deadlines.py``.
-* incidents: ``stage`` (generated from the status), ``paused_at`` /
+* incidents: ``stage`` (generated from the status), ``stage_due_at``, ``paused_at`` /
   ``paused_until`` (an approved pause), ``rework_count``.
 * ``time_requests``: extension and suspension requests and their decisions.
 * ``case_assignments``: the teams on a case (one lead, any supporters);
@@ -79,6 +79,12 @@ def upgrade() -> None:
             ADD COLUMN stage text GENERATED ALWAYS AS (CASE status
                 WHEN 'accepted' THEN 'dispatch' WHEN 'dispatched' THEN 'handle' WHEN 'handling' THEN 'handle'
                 WHEN 'feedback' THEN 'verify' WHEN 'verified' THEN 'feedback' END) STORED,
+            -- the current stage's due time (the handle stage's is the case's deadline)
+            ADD COLUMN stage_due_at timestamptz,
+            -- the handling clock: counted from (the report, the last return or escalation),
+            -- and its working minutes (the limit plus approved extensions)
+            ADD COLUMN handle_from timestamptz,
+            ADD COLUMN handle_minutes integer CHECK (handle_minutes > 0),
             ADD COLUMN paused_at timestamptz,
             ADD COLUMN paused_until timestamptz,
             ADD COLUMN rework_count integer NOT NULL DEFAULT 0 CHECK (rework_count >= 0),
@@ -102,7 +108,10 @@ def upgrade() -> None:
             decided_by text,
             decided_role text,
             decided_at timestamptz,
-            decision_reason text NOT NULL DEFAULT ''
+            decision_reason text NOT NULL DEFAULT '',
+            -- an approved suspension: the pause, planned until, or until the resume
+            paused_from timestamptz,
+            paused_until timestamptz
         )""")
     op.execute("CREATE INDEX time_requests_incident ON time_requests (incident_id, id)")
     # one open question at a time per case
@@ -137,7 +146,8 @@ def downgrade() -> None:
     op.execute("DROP TABLE IF EXISTS time_requests")
     op.execute("""
         ALTER TABLE incidents DROP CONSTRAINT IF EXISTS incidents_pause,
-            DROP COLUMN IF EXISTS stage, DROP COLUMN IF EXISTS paused_at,
+            DROP COLUMN IF EXISTS stage, DROP COLUMN IF EXISTS stage_due_at, DROP COLUMN IF EXISTS handle_from,
+            DROP COLUMN IF EXISTS handle_minutes, DROP COLUMN IF EXISTS paused_at,
             DROP COLUMN IF EXISTS paused_until, DROP COLUMN IF EXISTS rework_count""")
     op.execute("DROP TABLE IF EXISTS delay_limits")
     op.execute("DROP TABLE IF EXISTS stage_limits")
