@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from maps.assets import FONT_CSS
 from maps.shell import page_shell
 
 _BODY = """
@@ -24,7 +25,7 @@ _BODY = """
 <section id="report" role="tabpanel" aria-labelledby="tab-report">
   <div id="map" aria-label="地图: 点击选择位置 tap to choose the place"></div>
   <div class="row">
-    <button type="button" id="use-position" data-testid="use-position">📍 用我的位置 My position</button>
+    <button type="button" id="use-position" data-testid="use-position">◎ 用我的位置 My position</button>
     <span id="point" data-testid="report-point" class="hint">未选位置 no place yet</span>
   </div>
   <form id="report-form">
@@ -67,4 +68,5 @@ _BODY = """
 
 def render_phone(config: dict[str, Any]) -> str:
     """The phone page; ``config`` carries the worker's area outline, team, the verify distance and limits."""
-    return page_shell("网格员 · wangge", "phone", _BODY, config)
+    # the regular weight only: the bold one would add 32 KB to a slow connection's load (bold is synthesized)
+    return page_shell("网格员 · wangge", "phone", _BODY, config, fonts=FONT_CSS[:1])

@@ -145,6 +145,7 @@ def test_a_call_from_address_to_dispatched_case_by_its_hooks(server: tuple[str, 
     assert page.locator('#steps [data-action="close"]').is_disabled()
     for size in ("1920x1080", "3840x2160", "390x844"):
         page.set_viewport_size(dict(zip(("width", "height"), SIZES[size], strict=True)))
+        page.wait_for_timeout(1500)  # let the grid outlines of the larger view arrive before the picture
         screenshot(page, f"desk_{size}")
     assert log.errors == [] and log.external() == []
     page.close()

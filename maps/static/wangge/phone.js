@@ -32,13 +32,14 @@
     if (window.crypto && crypto.randomUUID) return "m-" + crypto.randomUUID();
     return "m-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
   }
-  function position() {
+  // an on-site check needs a fresh fix (maxAge 0): a cached one may be from the way there
+  function position(maxAge) {
     return new Promise((resolve, reject) => {
       if (!navigator.geolocation) { reject(new Error("此设备不能定位 no geolocation")); return; }
       navigator.geolocation.getCurrentPosition(
         (p) => resolve({ lon: p.coords.longitude, lat: p.coords.latitude, accuracy: p.coords.accuracy }),
         (err) => reject(new Error("无法定位 cannot get the position: " + err.message)),
-        { enableHighAccuracy: true, timeout: 15000, maximumAge: 5000 });
+        { enableHighAccuracy: true, timeout: 15000, maximumAge: maxAge === undefined ? 5000 : maxAge });
     });
   }
   function photosOf(input) {
@@ -67,6 +68,23 @@
   map.fitBounds([[s, w], [n, e]]);
   L.geoJSON(config.area.geometry, { interactive: false, style: { color: "#0284c7", weight: 3, fillOpacity: 0.06 } })
     .addTo(map);
+  // the grids around, for orientation (there is no basemap by default); only when zoomed in, so a
+  // district-wide worker does not pull two thousand outlines over a slow connection
+  const grids = L.geoJSON(null, { interactive: false, style: { color: "#64748b", weight: 1, fill: false } }).addTo(map);
+  let gridTimer = null;
+  map.on("moveend", () => {
+    clearTimeout(gridTimer);
+    gridTimer = setTimeout(async () => {
+      if (map.getZoom() < 15) { grids.clearLayers(); return; }
+      const b = map.getBounds();
+      const bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map((v) => v.toFixed(5)).join(",");
+      try {
+        const data = await api(`/collections/grids/items?bbox=${bbox}&limit=200`);
+        grids.clearLayers();
+        grids.addData(data);
+      } catch (err) { /* context only */ }
+    }, 300);
+  });
   let marker = null;
   function choose(lon, lat, how) {
     state.point = { lon, lat };
@@ -178,7 +196,8 @@
     $("d-id").textContent = "#" + c.id;
     $("d-status").textContent = `${STATUS[c.status] || ""} ${c.status}`;
     $("d-status").dataset.status = c.status;
-    $("d-what").textContent = `${c.category_code} ${c.description || ""}`;
+    const listed = state.cases.find((x) => x.id === c.id);
+    $("d-what").textContent = `${listed ? listed.category_name : c.category_code} · ${c.description || ""}`;
     $("d-where").textContent = `${c.address || ""} ${c.grid_code} · ${c.lon.toFixed(6)}, ${c.lat.toFixed(6)}`;
     document.querySelectorAll("#case-detail [data-action]").forEach((button) => {
       button.disabled = !config.steps[button.dataset.action].from.includes(c.status);
@@ -196,7 +215,7 @@
         photosOf($("d-photos-input")).forEach((file) => form.append("photos", file));
         say("d-msg", action === "verify" ? "定位中… locating" : "提交中… sending");
         if (action === "verify") {
-          const p = await position();
+          const p = await position(0);
           form.append("lon", String(p.lon));
           form.append("lat", String(p.lat));
         }
