@@ -82,10 +82,16 @@ async def teams(
 _WATERLOGGING = """
     SELECT w.id, ST_X(w.geom) AS lon, ST_Y(w.geom) AS lat, w.code, w.name,
            w.current_level_cm AS level_cm, w.warn_level_cm, w.alarm_level_cm, w.level_at,
-           CASE WHEN w.current_level_cm >= w.alarm_level_cm THEN 'alarm'
+           -- a watching sensor's alarm rule (duration, hysteresis) decides; else the level alone
+           coalesce(s.level, CASE WHEN w.current_level_cm >= w.alarm_level_cm THEN 'alarm'
                 WHEN w.current_level_cm >= w.warn_level_cm THEN 'warn'
-                ELSE 'normal' END AS state
+                ELSE 'normal' END) AS state,
+           s.sensor, s.sensor_offline, s.case_id
     FROM waterlogging_points AS w
+    LEFT JOIN LATERAL (
+        SELECT z.code AS sensor, st.level, coalesce(st.offline, false) AS sensor_offline, st.case_id
+        FROM sensors AS z LEFT JOIN sensor_states AS st ON st.sensor_id = z.id
+        WHERE z.watches = w.code ORDER BY z.id LIMIT 1) AS s ON true
     WHERE w.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
       AND EXISTS (SELECT 1 FROM {areas} AS a WHERE a.code = %(area)s AND ST_Covers(a.geom, w.geom))
     ORDER BY w.id LIMIT %(limit)s"""
@@ -108,7 +114,9 @@ async def waterlogging(
 
 
 _CAMERAS = """
-    SELECT c.id, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.code, c.name, c.kind, c.online
+    SELECT c.id, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.code, c.name, c.kind, c.online,
+           c.heading_deg::numeric::float8 AS heading_deg, c.fov_deg::numeric::float8 AS fov_deg,
+           c.range_m::numeric::float8 AS range_m, c.stream_url
     FROM cameras AS c
     WHERE c.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
       AND EXISTS (SELECT 1 FROM {areas} AS a WHERE a.code = %(area)s AND ST_Covers(a.geom, c.geom))
@@ -118,7 +126,7 @@ _CAMERAS = """
 async def cameras(
     conn: AsyncConnection, area: str, bbox: BBox, limit: int = MAX_POINTS
 ) -> list[LivePoint]:
-    """Cameras in ``area`` and ``bbox``, with their online state."""
+    """Cameras in ``area`` and ``bbox``, with their online state, view sector and stream."""
     rows = await all_rows(
         conn,
         sql.SQL(_CAMERAS).format(areas=_area_table(area)),

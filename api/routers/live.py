@@ -147,7 +147,7 @@ LIVE_LAYERS: dict[str, LiveLayer] = {
     "cases": LiveLayer(("incidents",), _cases, clock_s=60),
     "teams": LiveLayer(("teams",), _teams),
     # a sensor's alarm may rise on the rules' timer, with no new level: the clock catches it
-    "waterlogging": LiveLayer(("waterlogging_points", "sensors"), _water, clock_s=15),
+    "waterlogging": LiveLayer(("waterlogging_points",), _water, clock_s=15),
     "cameras": LiveLayer(("cameras",), _cameras),
     "stall_zones": LiveLayer(("stall_zones",), _stalls),
     "heat": LiveLayer(("incidents",), _heat, clock_s=600),
