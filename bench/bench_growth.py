@@ -53,7 +53,7 @@ from layers.tiles import render_tile, tile_address
 
 DISTRICT = "340111"
 SECONDS = 5
-TEN_X = DemoSpec(communities=1000, grids=22_000, buildings=200_000, cameras=5000, waterlogging_points=1000,
+TEN_X = DemoSpec(grids=22_000, buildings=200_000, cameras=5000, waterlogging_points=1000,
                  stall_zones=500, incidents=100_000)
 
 

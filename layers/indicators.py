@@ -114,10 +114,12 @@ def _overdue_query(level_name: str) -> sql.Composed:
                i.{child_col} AS child_code
         FROM incidents AS i JOIN catalogue AS k ON k.code = i.category_code
         WHERE i.district_code = %(district)s AND i.{area_col} = %(code)s
-          AND i.status = ANY(%(open)s) AND i.deadline < now()
+          AND i.status NOT IN {ended} AND i.deadline < now()
         ORDER BY i.deadline LIMIT %(limit)s""").format(
         child_col=sql.Identifier(_CHILD_COLUMN[level_name]),
         area_col=sql.Identifier(_AREA_COLUMN[level_name]),
+        # spelled as the open-case indexes' predicate, so the planner can use them
+        ended=sql.SQL(ENDED_SQL),
     )
 
 
