@@ -54,6 +54,13 @@ def _print_tour(base: str, district: str, secret: str, url: str) -> None:
         print(f"  community wall:    {base}/maps/community/{community[0]}?token={operator}")
         print(f"  planner map:       {base}/maps/planner/{community[0]}?token={planner}")
     print(f"  kiosk (cycling):   {base}/maps/district/{district}?kiosk=true&token={operator}")
+    print(f"  dispatcher's desk: {base}/desk?token={tokens['dispatcher']}")
+    if community and community[0]:
+        with psycopg.connect(url) as conn:
+            team = conn.execute("SELECT code FROM teams WHERE starts_with(%s, area_code) AND status <> 'retired' "
+                                "ORDER BY code LIMIT 1", (community[0],)).fetchone()
+        worker = issue_token(secret, "grid_worker", community[0], team=team[0] if team else None)
+        print(f"  grid worker phone: {base}/m?token={worker}")
     print(f"  MapLibre sample:   {base}/static/maplibre.html?token={operator}")
     print(f"  collections:       {base}/collections")
     print(f"  locate:            {base}/locate?lon=117.30&lat=31.80", flush=True)

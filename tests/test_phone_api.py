@@ -198,3 +198,20 @@ def test_a_grid_worker_reports_only_inside_its_grid(field: TestClient) -> None:
     # a worker may not dispatch or close
     case = dispatched_case(field)
     assert field.post(f"/incidents/{case['id']}/close", headers=worker(field, "340111")).status_code == 403
+
+
+def test_demo_tour_prints_the_desk_and_a_phone_bound_to_a_team(demo_ro: str, sync_ro: psycopg.Connection,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from api.cli import _print_tour
+
+    secret = "x" * 40
+    _print_tour("http://127.0.0.1:8000", "340111", secret, demo_ro)
+    out = capsys.readouterr().out
+    desk = next(line.split()[-1] for line in out.splitlines() if "dispatcher's desk" in line)
+    assert verify_token(secret, desk.split("token=")[1]).role == "dispatcher"
+    phone = next(line.split()[-1] for line in out.splitlines() if "grid worker phone" in line)
+    assert phone.startswith("http://127.0.0.1:8000/m?token=")
+    worker = verify_token(secret, phone.split("token=")[1])
+    assert worker.role == "grid_worker" and len(worker.area) == 12 and worker.team is not None
+    row = sync_ro.execute("SELECT area_code FROM teams WHERE code = %s", (worker.team,)).fetchone()
+    assert row is not None and worker.area.startswith(row[0])  # a team working where the worker works
