@@ -1,9 +1,9 @@
 """Joint dispatch (联合派遣): one lead team (主办) and supporting teams (协办), each with its own due time.
 
 Every team on a case has a ``case_assignments`` row; a partial unique index
-allows a team one active assignment anywhere, and teams are claimed like
-the lead always was (locked ``FOR UPDATE SKIP LOCKED``, free only), so two
-dispatches never get one team. A supporter may be of any type or body.
+allows a team one active assignment anywhere, and supporters are locked
+``FOR UPDATE`` in id order and taken only when free, so of two dispatches
+wanting one team exactly one gets it (the lead is claimed as before). A supporter may be of any type or body.
 It ends by reporting (``support_feedback``, its feedback text the reason)
 or being released by a dispatcher (``release``); either frees the team.
 The lead's ``feedback`` is refused while any supporter is active.
@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection
 
 from layers.errors import Conflict, InvalidInput
@@ -39,11 +40,14 @@ async def claim_supporters(conn: AsyncConnection, team_ids: list[int], lead_id: 
         raise InvalidInput("support_teams lists each team once, and not the lead team")
     if len(wanted) > MAX_SUPPORT_TEAMS:
         raise InvalidInput(f"at most {MAX_SUPPORT_TEAMS} supporting teams")
-    rows = await all_rows(conn, """
-        SELECT id FROM teams WHERE id = ANY(%s) AND status = 'free' ORDER BY id
-        FOR UPDATE SKIP LOCKED""", (wanted,))
-    locked = {row["id"] for row in rows}
-    missing = [t for t in wanted if t not in locked]
+    try:
+        # waited for, in id order: of two dispatches wanting one team, exactly one gets it
+        rows = await all_rows(conn, "SELECT id, status FROM teams WHERE id = ANY(%s) ORDER BY id FOR UPDATE",
+                              (wanted,))
+    except psycopg.errors.DeadlockDetected:  # a lead claimed by one is a supporter wanted by the other
+        raise Conflict("another dispatch is claiming the same teams; try again") from None
+    free = {row["id"] for row in rows if row["status"] == "free"}
+    missing = [t for t in wanted if t not in free]
     if missing:
         raise Conflict(f"team(s) {', '.join(map(str, missing))} are not free to support", teams=missing)
     await conn.execute("UPDATE teams SET status = 'busy' WHERE id = ANY(%s)", (wanted,))
