@@ -173,7 +173,7 @@ _HEAT = """
           FROM incidents AS i
           WHERE i.district_code = %(district)s
             AND i.reported_at >= now() - make_interval(days => %(days)s)
-            AND starts_with(i.{area_col}::text, %(area)s)) AS c
+            AND i.{area_col} = %(area)s) AS c
     GROUP BY gx, gy"""
 
 

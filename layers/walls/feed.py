@@ -100,7 +100,7 @@ _FULL = """
     SELECT v.xmin, v.ms, c.* FROM v LEFT JOIN LATERAL (
         SELECT {columns}, true AS open
         FROM incidents AS i JOIN catalogue AS k ON k.code = i.category_code
-        WHERE i.district_code = %(district)s AND starts_with(i.{area_col}::text, %(area)s)
+        WHERE i.district_code = %(district)s AND i.{area_col} = %(area)s
           AND i.status NOT IN {ended}
           AND i.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
         ORDER BY i.id LIMIT %(limit)s) AS c ON true"""
@@ -120,7 +120,7 @@ _CHANGED = """
         SELECT {columns}, i.status NOT IN {ended} AS open
         FROM changed JOIN incidents AS i ON i.id = changed.id
         JOIN catalogue AS k ON k.code = i.category_code
-        WHERE starts_with(i.{area_col}::text, %(area)s)
+        WHERE i.{area_col} = %(area)s
           AND i.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
         ORDER BY i.id LIMIT %(limit)s) AS c ON true"""
 
