@@ -272,3 +272,30 @@ def test_the_desk_scales_its_type_with_the_screen_and_needs_a_desk_role(server: 
     assert "token" in page.content()
     assert page.goto(f"{base}/desk?token={token('planner')}").status == 403
     page.close()
+
+
+def test_a_second_call_about_the_same_place_is_marked_a_duplicate(server: tuple[str, str, Settings],
+                                                                   browser: Browser) -> None:
+    base, url, _ = server
+    first = json.dumps({"category": CATEGORY, "channel": "hotline", "location": {"lon": 117.2955, "lat": 31.8055}})
+    request = urllib.request.Request(f"{base}/incidents", data=first.encode(), method="POST", headers={
+        "Authorization": f"Bearer {token('dispatcher')}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request) as response:
+        original = json.load(response)["id"]
+    lon, lat, _ = GEOD.fwd(117.2955, 31.8055, 30, 20)  # 20 m away: within the category's duplicate radius
+    page, log = open_desk(browser, base)
+    page.locator("#coords").fill(f"{lon:.7f}, {lat:.7f}")
+    page.locator("#coords").press("Enter")
+    expect(page.get_by_test_id("place-grid")).not_to_have_text("–")
+    page.get_by_test_id("category-input").fill(CATEGORY)
+    page.get_by_test_id("category-option").first.click()
+    duplicate = page.locator("#duplicates li").filter(has_text=f"#{original}")
+    expect(duplicate).to_contain_text("20 m")
+    duplicate.get_by_role("button").click()
+    expect(page.get_by_test_id("case-status")).to_contain_text("duplicate")
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT status, duplicate_of FROM incidents WHERE id = %s",
+                           (case_id_of(page),)).fetchone()
+    assert row == ("duplicate", original)
+    assert log.errors == []
+    page.close()
