@@ -22,6 +22,7 @@ from api.gridcache import GridCache
 from api.head import HeadAsGet
 from api.routers import (
     admin,
+    calendars,
     cameras,
     catalogue,
     collections,
@@ -95,7 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # routes are matched in order: the hot paths first; planning before map_views,
     # so /maps/planner/{code} wins over /maps/{level}/{code}
     for module in (health, locate, tiles, incidents, live, ready, collections, catalogue, teams, open311,
-                   planning, grids, evaluation, admin, cameras, sensors, sta, landing, map_views, desk, field):
+                   planning, grids, evaluation, admin, calendars, cameras, sensors, sta, landing, map_views, desk,
+                   field):
         app.include_router(module.router)
     # scripts, stylesheets and the font's CSS shrink to a fifth gzipped: the phone page's shell fits
     # a slow connection's budget (150 KB) only so

@@ -18,7 +18,7 @@ import psycopg.sql
 import sqlalchemy.exc
 import uvicorn
 
-from api import cli_data, cli_store
+from api import cli_calendar, cli_data, cli_store
 from api.auth import ROLES, issue_token
 from api.settings import Settings, get_settings
 from api.store import DemoRefused, demo_district, ensure_demo_city, open_store
@@ -159,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="migrate the database and exit").set_defaults(func=cmd_migrate)
     cli_store.register(sub)
     cli_data.register(sub)
+    cli_calendar.register(sub)
     token = sub.add_parser("token", help="bearer tokens").add_subparsers(dest="action", required=True)
     create = token.add_parser("create", help="print a signed token for a role and an area")
     create.add_argument("--role", required=True, choices=ROLES)
