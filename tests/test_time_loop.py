@@ -203,3 +203,22 @@ def test_bad_time_input_is_refused_and_changes_nothing(client_rw: TestClient, de
     assert after["time_requests"] == []
     approve = do(client_rw, case["id"], "approve", "operator", _street_of(case), request_id=99_999)
     assert approve.status_code == 404
+
+
+def test_category_limits_override_the_defaults(client_rw: TestClient, demo_rw: str) -> None:
+    with psycopg.connect(demo_rw) as conn:
+        conn.execute("INSERT INTO stage_limits VALUES ('01.03', 'handle', 90, false), ('01.03', 'dispatch', 15, true)")
+        conn.execute("INSERT INTO delay_limits VALUES ('01.03', 'extension', 1, 30), ('01.03', 'suspension', 0, 60)")
+    case = new_case(client_rw)
+    reported = t(case["reported_at"])
+    # handling in wall-clock minutes, dispatch in working minutes
+    assert t(case["deadline"]) == reported + timedelta(minutes=90)
+    assert t(case["stage_due_at"]) == add_working_minutes(CN, reported, 15)
+    do(client_rw, case["id"], "dispatch")
+    assert do(client_rw, case["id"], "request_suspension", minutes=10, reason="x").status_code == 409
+    assert do(client_rw, case["id"], "request_extension", minutes=31, reason="x").status_code == 422
+    assert do(client_rw, case["id"], "request_extension", minutes=30, reason="x").status_code == 200
+    approved = do(client_rw, case["id"], "approve", "operator", _street_of(case)).json()
+    # a wall-clock handle limit is extended in wall-clock minutes
+    assert t(approved["deadline"]) == reported + timedelta(minutes=120)
+    assert do(client_rw, case["id"], "request_extension", minutes=1, reason="x").status_code == 409

@@ -142,6 +142,15 @@ def working_minutes_between(calendar: Calendar, a: datetime, b: datetime) -> flo
     return (index.position(b) - index.position(a)) / _US_PER_MIN
 
 
+# wall-clock time as a calendar: every minute counts (limits and clocks kept in calendar minutes)
+ROUND_THE_CLOCK = Calendar(periods=((0, 24 * 60),), weekdays=frozenset(range(7)), code="24/7")
+
+
+def clock_calendar(calendar: Calendar, working: bool) -> Calendar:
+    """The calendar a clock counts on: the district's for working minutes, else every minute."""
+    return calendar if working else ROUND_THE_CLOCK
+
+
 def add_minutes(calendar: Calendar, start: datetime, minutes: float, working: bool) -> datetime:
     """``start`` plus ``minutes`` of working time (``working``) or of wall-clock time, in China time."""
     if working:

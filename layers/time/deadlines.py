@@ -28,7 +28,7 @@ from datetime import datetime
 
 from psycopg import AsyncConnection
 
-from layers.rows import one_row
+from layers.rows import all_rows, one_row
 from layers.time import STAGES
 from layers.time.calendar import Calendar, add_minutes
 
@@ -78,6 +78,18 @@ async def stage_limit(conn: AsyncConnection, category_code: str, stage: str) -> 
     if row["minutes"] is not None:
         return Limit(stage, row["minutes"], row["working"])
     return default_limit(stage, row["time_limit_hours"])
+
+
+async def stage_limits(conn: AsyncConnection, category_code: str) -> dict[str, Limit]:
+    """Every stage's limit for a category, in one query (intake's path)."""
+    rows = await all_rows(conn, """
+        SELECT c.time_limit_hours, s.stage, s.minutes, s.working FROM catalogue AS c
+        LEFT JOIN stage_limits AS s ON s.category_code = c.code
+        WHERE c.code = %s""", (category_code,))
+    if not rows:
+        raise ValueError(f"unknown category {category_code}")
+    own = {r["stage"]: Limit(r["stage"], r["minutes"], r["working"]) for r in rows if r["stage"] is not None}
+    return {stage: own.get(stage) or default_limit(stage, rows[0]["time_limit_hours"]) for stage in STAGES}
 
 
 async def delay_limit(conn: AsyncConnection, category_code: str, kind: str) -> DelayLimit:

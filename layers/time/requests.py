@@ -12,6 +12,8 @@
   approval for its minutes (it ends by itself, or earlier by ``resume``).
 * Limits per category (:mod:`layers.time.deadlines`): approvals per handling
   and working minutes, per request and in total; a rework starts a new count.
+  Minutes are those of the category's handling clock: working minutes, or
+  wall-clock minutes when its handle limit is set in wall-clock minutes.
 """
 
 from __future__ import annotations
@@ -26,9 +28,8 @@ from layers.errors import Conflict, Forbidden, InvalidInput, NotFound
 from layers.rows import one_row
 from layers.time.calendar import working_minutes_between
 from layers.time.clock import planned_pause
-from layers.time.deadlines import delay_limit, stage_limit
-from layers.time.district_calendars import calendar_for
-from layers.time.stages import handling_deadline, iso
+from layers.time.deadlines import delay_limit
+from layers.time.stages import handle_clock, handling_deadline, iso
 
 ACTIONS = ("request_extension", "request_suspension", "approve", "refuse", "resume")
 
@@ -115,13 +116,13 @@ async def _pending(conn: AsyncConnection, incident_id: int, request_id: int | No
 
 async def _approve(conn: AsyncConnection, case: dict[str, Any], request: dict[str, Any],
                    now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
-    calendar = await calendar_for(conn, case["district_code"])
+    calendar, limit = await handle_clock(conn, case)
     details: dict[str, Any] = {}
     updates: dict[str, Any] = {}
     if case["handle_from"] is None:  # a case filed before working-time deadlines: its clock from the report
         updates["handle_from"] = case["reported_at"]
     if request["kind"] == "extension":
-        base = case["handle_minutes"] or (await stage_limit(conn, case["category_code"], "handle")).minutes
+        base = case["handle_minutes"] or limit.minutes
         updates["handle_minutes"] = base + request["minutes"]
     else:
         pause = planned_pause(calendar, now, request["minutes"])
@@ -130,7 +131,7 @@ async def _approve(conn: AsyncConnection, case: dict[str, Any], request: dict[st
         # the pause is stored before the deadline is recounted from the pauses
         await conn.execute("UPDATE time_requests SET paused_from = %s, paused_until = %s WHERE id = %s",
                            (pause.start, pause.end, request["id"]))
-    deadline = await handling_deadline(conn, calendar, {**case, **updates})
+    deadline = await handling_deadline(conn, {**case, **updates})
     updates |= {"deadline": deadline, "stage_due_at": deadline}
     details["due_change"] = {"stage": "handle", "due_at": iso(deadline), "previous_due_at": iso(case["deadline"]),
                              "cause": request["kind"]}
@@ -140,12 +141,12 @@ async def _approve(conn: AsyncConnection, case: dict[str, Any], request: dict[st
 async def _resume(conn: AsyncConnection, case: dict[str, Any], now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
     if case["paused_until"] is None or case["paused_until"] <= now:
         raise Conflict("the case is not suspended")
-    calendar = await calendar_for(conn, case["district_code"])
+    calendar, _ = await handle_clock(conn, case)
     await conn.execute("""
         UPDATE time_requests SET paused_until = %s
         WHERE incident_id = %s AND kind = 'suspension' AND status = 'approved' AND paused_until = %s""",
                        (now, case["id"], case["paused_until"]))
-    deadline = await handling_deadline(conn, calendar, case)
+    deadline = await handling_deadline(conn, case)
     paused = working_minutes_between(calendar, case["paused_at"], now)
     return ({"paused_at": None, "paused_until": None, "deadline": deadline, "stage_due_at": deadline},
             {"pause": {"from": iso(case["paused_at"]), "until": iso(now), "minutes": round(paused, 3)},

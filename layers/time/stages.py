@@ -13,9 +13,9 @@ from psycopg.types.json import Jsonb
 
 from layers.rows import all_rows, one_row
 from layers.time import STAGE_OF_STATUS
-from layers.time.calendar import Calendar, working_minutes_between
+from layers.time.calendar import Calendar, clock_calendar
 from layers.time.clock import Pause, handling_due, net_minutes, paused_minutes
-from layers.time.deadlines import Limit, due, stage_limit
+from layers.time.deadlines import Limit, due, stage_limit, stage_limits
 from layers.time.district_calendars import calendar_for
 
 
@@ -35,19 +35,12 @@ async def intake_times(conn: AsyncConnection, district_code: str, category_code:
                        reported_at: datetime) -> dict[str, Any]:
     """The due times of a case reported now, and the ``stage_start`` of its dispatch stage."""
     calendar = await calendar_for(conn, district_code)
-    dispatch = await stage_limit(conn, category_code, "dispatch")
-    handle = await stage_limit(conn, category_code, "handle")
+    limits = await stage_limits(conn, category_code)
+    dispatch, handle = limits["dispatch"], limits["handle"]
     dispatch_due = due(calendar, reported_at, dispatch)
     return {"deadline": due(calendar, reported_at, handle), "stage_due_at": dispatch_due,
-            "handle_from": reported_at, "handle_minutes": _allowance(handle, calendar),
+            "handle_from": reported_at, "handle_minutes": handle.minutes,
             "stage_start": start_details(calendar, dispatch, dispatch_due, None, 0)}
-
-
-def _allowance(limit: Limit, calendar: Calendar) -> int:
-    # a handle limit in wall-clock minutes is kept as working minutes of a full day's share
-    if limit.working:
-        return limit.minutes
-    return max(1, round(limit.minutes * calendar.day_minutes / (24 * 60)))
 
 
 async def pauses(conn: AsyncConnection, incident_id: int, since: datetime | None) -> list[Pause]:
@@ -60,13 +53,18 @@ async def pauses(conn: AsyncConnection, incident_id: int, since: datetime | None
     return [Pause(r["paused_from"], r["paused_until"]) for r in rows]
 
 
-async def handling_deadline(conn: AsyncConnection, calendar: Calendar, case: dict[str, Any],
-                            minutes: float | None = None) -> datetime:
+async def handle_clock(conn: AsyncConnection, case: dict[str, Any]) -> tuple[Calendar, Limit]:
+    """The calendar the case's handling clock counts on (its district's, or every minute) and its limit."""
+    limit = await stage_limit(conn, case["category_code"], "handle")
+    return clock_calendar(await calendar_for(conn, case["district_code"]), limit.working), limit
+
+
+async def handling_deadline(conn: AsyncConnection, case: dict[str, Any]) -> datetime:
     """The case's handling due time from its clock (origin, allowance, pauses)."""
+    calendar, limit = await handle_clock(conn, case)
     origin = case["handle_from"] or case["reported_at"]
-    allowance = minutes if minutes is not None else case["handle_minutes"]
-    if allowance is None:  # a case filed before working-time deadlines: its category's limit
-        allowance = (await stage_limit(conn, case["category_code"], "handle")).minutes
+    # a case filed before working-time deadlines: its category's limit
+    allowance = case["handle_minutes"] or limit.minutes
     return handling_due(calendar, origin, allowance, await pauses(conn, case["id"], origin))
 
 
@@ -101,7 +99,7 @@ async def step(conn: AsyncConnection, case: dict[str, Any], action: str, target:
     details: dict[str, Any] = {}
     if action == "escalate":
         handle = await stage_limit(conn, case["category_code"], "handle")
-        updates |= {"handle_from": now, "handle_minutes": _allowance(handle, calendar),
+        updates |= {"handle_from": now, "handle_minutes": handle.minutes,
                     "deadline": due(calendar, now, handle)}
         details["due_change"] = {"stage": old, "due_at": iso(updates["deadline"]),
                                  "previous_due_at": iso(case["deadline"]), "cause": "escalation"}
@@ -119,7 +117,7 @@ async def step(conn: AsyncConnection, case: dict[str, Any], action: str, target:
     rework = case["rework_count"]
     if new == "handle" and action == "return":
         rework += 1
-        updates |= {"rework_count": rework, "handle_from": now, "handle_minutes": _allowance(limit, calendar),
+        updates |= {"rework_count": rework, "handle_from": now, "handle_minutes": limit.minutes,
                     "deadline": due(calendar, now, limit)}
         due_at = updates["deadline"]
     elif new == "handle":
@@ -147,15 +145,7 @@ async def escalation_dues(conn: AsyncConnection, cases: list[dict[str, Any]]) ->
             limits[code] = await stage_limit(conn, code, "handle")
         new_due = due(calendars[district], at, limits[code])
         out["due"].append(new_due)
-        out["minutes"].append(_allowance(limits[code], calendars[district]))
+        out["minutes"].append(limits[code].minutes)
         out["due_change"].append(Jsonb({"stage": case["stage"], "due_at": iso(new_due),
                                         "previous_due_at": iso(case["deadline"]), "cause": "escalation"}))
     return out
-
-
-async def remaining(conn: AsyncConnection, case: dict[str, Any], now: datetime) -> float | None:
-    """Working minutes left until the case's handling deadline (negative when overdue)."""
-    if case["status"] not in ("dispatched", "handling", "accepted"):
-        return None
-    calendar = await calendar_for(conn, case["district_code"])
-    return round(working_minutes_between(calendar, now, case["deadline"]), 1)
