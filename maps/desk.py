@@ -32,7 +32,7 @@ _BODY = """
     </div>
     <div class="field row">
       <label for="coords">坐标 Coordinates</label>
-      <input id="coords" type="text" placeholder="117.30, 31.80" maxlength="80">
+      <input id="coords" type="text" placeholder="117.30, 31.80 或 528422 3518553 EPSG:4548" maxlength="80">
       <select id="crs" aria-label="坐标系 Coordinate system">{crs_options}</select>
       <button type="button" id="coords-go">定位 Locate</button>
     </div>
@@ -55,11 +55,12 @@ _BODY = """
     </div>
     <div class="field">
       <span class="label" id="teams-label">最近空闲队伍 Nearest free teams</span>
-      <ul id="teams" class="list" role="listbox" aria-labelledby="teams-label" tabindex="0"></ul>
+      <ul id="teams" class="list" role="listbox" aria-labelledby="teams-label" tabindex="0">
+        <li class="empty">选择位置和类别后显示 · place and category first</li></ul>
     </div>
     <div class="field">
       <span class="label">附近可能重复 Possible duplicates</span>
-      <ul id="duplicates" class="list"></ul>
+      <ul id="duplicates" class="list"><li class="empty">选择位置和类别后显示 · place and category first</li></ul>
     </div>
     <div class="field" id="cameras-box" hidden>
       <span class="label">可见摄像头 Cameras that see the place</span>

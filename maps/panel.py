@@ -25,6 +25,9 @@ def header_html(level: str, name: str, code: str, up_url: str | None) -> str:
         f'<span class="wg-level">{escape(LEVEL_NAMES[level])}</span>'
         f'<span class="wg-title">{escape(name)}</span> '
         f'<span class="wg-code">{escape(code)}</span>{up}'
+        # the month's evaluation report (api/routers/evaluation.py), opened beside the wall
+        f'<a class="wg-eval-link" href="/reports/evaluation/{escape(code)}" target="_blank" rel="noopener" '
+        'style="color:#7dd3fc;text-decoration:none;margin-left:0.8rem">考核 Evaluation</a>'
         '<span class="wg-clock" id="wg-clock">--:--:--</span>'
         '<span class="wg-refresh">刷新 refreshed <span id="wg-refreshed">–</span></span>'
         "</div>"

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
-from pyproj import Geod
+from pyproj import Geod, Transformer
 
 from api.settings import Settings
 from geo.chinacrs import wgs84_to_gcj02
@@ -226,7 +226,15 @@ def test_pasted_coordinates_near_a_boundary_name_both_grids(server: tuple[str, s
     expect(warning).to_be_visible()
     expect(warning).to_contain_text(low)
     expect(warning).to_contain_text(high)
+    page.wait_for_function("document.querySelectorAll('#map .leaflet-overlay-pane path').length > 3")
     screenshot(page, "desk_near_boundary")
+    # the same point as a Gauss-Krüger easting/northing, its system named in the text (not the list's
+    # GCJ-02, which would refuse these numbers and show an error)
+    x, y = Transformer.from_crs(4326, 4548, always_xy=True).transform(lon, lat)
+    page.locator("#coords").fill(f"{x:.3f} {y:.3f} EPSG:4548")
+    page.locator("#coords").press("Enter")
+    expect(page.get_by_test_id("place-grid")).to_contain_text(re.compile(f"{low}|{high}"))
+    expect(page.locator("#place-error")).to_be_hidden()
     assert log.errors == []
     page.close()
 

@@ -47,7 +47,8 @@ def loop_steps() -> dict[str, Any]:
 
 
 @router.get("/desk", response_class=HTMLResponse, summary="The dispatcher's desk (dispatcher, operator)",
-            responses={401: {"description": "no token: a page saying how to get one"}})
+            responses={401: {"description": "no token: a page saying how to get one"},
+                       403: {"description": "the token's role is not dispatcher or operator"}})
 async def desk_page(request: Request, conn: ConnDep, settings: SettingsDep,
                     principal: Annotated[Principal | None, Depends(optional_principal)]) -> HTMLResponse:
     """One screen for a call: address, place, duplicates, teams, category, submit and dispatch, queue."""

@@ -63,7 +63,8 @@ async def read_photos(files: list[UploadFile] | None) -> list[field_photos.Clean
 
 
 @router.get("/m", response_class=HTMLResponse, summary="The grid worker's phone page",
-            responses={401: {"description": "no token: a page saying how to get one"}})
+            responses={401: {"description": "no token: a page saying how to get one"},
+                       403: {"description": "the token is not a grid worker's"}})
 async def phone_page(request: Request, conn: ConnDep, settings: SettingsDep,
                      principal: Annotated[Principal | None, Depends(optional_principal)]) -> HTMLResponse:
     """Report, my team's cases, handle, feedback and on-site verification, at 390 px wide."""
@@ -93,7 +94,8 @@ async def my_cases(conn: ConnDep, principal: CurrentPrincipal) -> Any:
     return json_response({"team": team, "count": len(cases), "cases": cases})
 
 
-@router.post("/field/reports", status_code=201, summary="Report a case at a point, with up to 3 photos")
+@router.post("/field/reports", status_code=201, summary="Report a case at a point, with up to 3 photos",
+             responses={409: {"description": "the same idempotency key is being used right now"}})
 async def report(
     request: Request, conn: ConnDep, settings: SettingsDep, principal: CurrentPrincipal,
     category: Annotated[Line, Form(max_length=16)],
@@ -114,7 +116,8 @@ async def report(
                          headers={"Location": f"/incidents/{answer['id']}"})
 
 
-@router.post("/field/cases/{incident_id}/{action}", summary="Handle, report back or verify on site, with photos")
+@router.post("/field/cases/{incident_id}/{action}", summary="Handle, report back or verify on site, with photos",
+             responses={409: {"description": "the case's state does not allow the step"}})
 async def step(
     incident_id: IncidentId, action: FieldAction, conn: ConnDep, settings: SettingsDep,
     principal: CurrentPrincipal,

@@ -21,7 +21,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from psycopg import AsyncConnection
 
 from layers.actors import Actor
-from layers.errors import InvalidInput, NotFound
+from layers.errors import InvalidInput, NotFound, StoreError
 from layers.rows import all_rows, one_row
 
 MAX_PHOTO_BYTES = 5 * 1024 * 1024
@@ -121,7 +121,8 @@ async def store(conn: AsyncConnection, root: Path, case: dict[str, Any], stage: 
                 "incident": case["id"], "district": case["district_code"], "stage": stage, "actor": actor.name,
                 "type": photo.content_type, "bytes": len(photo.data), "width": photo.width,
                 "height": photo.height, "sha": hashlib.sha256(photo.data).hexdigest()})
-            assert row is not None  # RETURNING of an INSERT always yields its row
+            if row is None:  # RETURNING of an INSERT yields its row; anything else is the store failing
+                raise StoreError("the photo could not be recorded")
             relative = Path(case["district_code"]) / str(case["id"]) / f"{row['id']}.{photo.suffix}"
             target = root / relative
             target.parent.mkdir(parents=True, exist_ok=True)

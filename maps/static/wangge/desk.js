@@ -236,12 +236,15 @@
 
   // ---- a pasted coordinate with its system --------------------------------------------------------
   async function locateCoords() {
-    const parts = $("coords").value.trim().split(/[\s,，;]+/).filter(Boolean).map(Number);
+    // "x, y" in the chosen system, or "x y SYSTEM" naming any (e.g. EPSG:4545) in the text itself
+    const words = $("coords").value.trim().split(/[\s,，;]+/).filter(Boolean);
+    const named = words.length === 3 && !Number.isFinite(Number(words[2])) ? words.pop() : null;
+    const parts = words.map(Number);
     if (parts.length !== 2 || parts.some((v) => !Number.isFinite(v))) {
-      show("place-error", "坐标格式: 经度, 纬度 (或 东, 北) · give two numbers: x, y");
+      show("place-error", "坐标格式: 经度, 纬度 (或 东, 北) [坐标系] · give two numbers: x, y [system]");
       return;
     }
-    const crs = $("crs").value;
+    const crs = named || $("crs").value;
     try {
       const found = await api("/locate?" + qs({ lon: parts[0], lat: parts[1], crs }));
       state.address = null;
