@@ -122,6 +122,30 @@ def _month_links(prefix: str, code: str, first: date) -> tuple[str, str]:
             f"{prefix}/reports/evaluation/{code}?month={following:%Y-%m}")
 
 
+def wall_panel(evaluation: Evaluation, root_path: str = "", top: int = 5) -> str:
+    """A small HTML fragment for a map wall: the period's key rates and the best and last children.
+
+    Plain escaped HTML with its own class names (``wg-eval``), no script and
+    no stylesheet of its own, so a wall can drop it into its side panel as it is.
+    """
+    area, period, total = evaluation.area, evaluation.period, evaluation.total
+    ranked = [row for row in sorted(evaluation.children, key=rank_key) if row["cases"]]
+    shown = ranked if len(ranked) <= 2 * top else ranked[:top] + ranked[-top:]
+    rows = "".join(
+        f'<tr><td>{ranked.index(row) + 1}</td><td>{escape(str(row.get("name") or row["code"]))}</td>'
+        f'<td>{_pct(row["on_time_handling_rate"])}</td><td>{_pct(row["closure_rate"])}</td>'
+        f'<td>{_pct(row["rework_rate"])}</td></tr>' for row in shown)
+    link = f"{root_path}/reports/evaluation/{area.code}?month={period.first:%Y-%m}"
+    return (f'<section class="wg-eval" data-area="{escape(area.code)}" data-from="{period.first}" '
+            f'data-to="{period.last}"><h3>考核 {period.first:%Y-%m} Evaluation</h3>'
+            f'<p class="wg-eval-kpis">按期处置 {_pct(total["on_time_handling_rate"])} · '
+            f'结案 {_pct(total["closure_rate"])} · 返工 {_pct(total["rework_rate"])} · '
+            f'上报 {total["cases"]}</p>'
+            f'<table><thead><tr><th>#</th><th>{escape(LEVEL_NAMES[area.level.child_level])}</th>'
+            f'<th>按期处置</th><th>结案</th><th>返工</th></tr></thead><tbody>{rows}</tbody></table>'
+            f'<a href="{escape(link)}" target="_blank" rel="noopener">月报 Report ›</a></section>')
+
+
 def report_page(evaluation: Evaluation, root_path: str = "") -> str:
     """The report's HTML for ``evaluation`` (normally one calendar month)."""
     area, period = evaluation.area, evaluation.period

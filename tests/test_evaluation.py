@@ -369,3 +369,24 @@ def test_report_page_ranks_the_children_and_draws_charts(client_ro: TestClient) 
         assert reply.status_code == 422 and reply.json()["code"]
     assert client_ro.get("/reports/evaluation/34011x", headers=headers).status_code == 422
     assert client_ro.get("/reports/evaluation/340111999", headers=headers).status_code == 404
+
+
+def test_wall_panel_fragment_shows_the_month(client_ro: TestClient) -> None:
+    headers = auth(client_ro, "operator")
+    month = datetime.now(CHINA).strftime("%Y-%m")
+    fragment = client_ro.get(f"/reports/evaluation/340111/panel?month={month}", headers=headers)
+    assert fragment.status_code == 200
+    data = client_ro.get("/evaluation", params={"area": "340111"}, headers=headers).json()
+    closure = data["total"]["closure_rate"]
+    assert f"结案 {closure * 100:.1f}%" in fragment.text
+    assert f'/reports/evaluation/340111?month={month}' in fragment.text
+    assert "<script" not in fragment.text and fragment.text.count("<tr>") == len(
+        [c for c in data["children"] if c["cases"]]) + 1
+    street = auth(client_ro, "operator", "340111002")
+    assert client_ro.get("/reports/evaluation/340111/panel", headers=street).status_code == 403
+
+
+def test_the_wall_links_to_its_evaluation_report(client_ro: TestClient) -> None:
+    page = client_ro.get("/maps/street/340111001", headers=auth(client_ro, "operator"))
+    assert page.status_code == 200
+    assert 'href="/reports/evaluation/340111001"' in page.text

@@ -13,7 +13,7 @@ from api.deps import ConnDep
 from api.responses import json_response
 from layers.time.evaluation import Evaluation, eval_level, evaluate, month_period, period_of
 from layers.time.evaluation_files import to_csv, to_xlsx
-from maps.report import report_page
+from maps.report import report_page, wall_panel
 
 router = APIRouter(tags=["evaluation"])
 
@@ -93,3 +93,18 @@ async def evaluation_report(
     if token:  # the wall opens the report in a new tab with its token; later links need no token
         response.set_cookie(COOKIE, token, max_age=DEFAULT_TTL_S, httponly=True, samesite="strict", path="/")
     return response
+
+
+@router.get("/reports/evaluation/{area}/panel", response_class=HTMLResponse,
+            summary="The evaluation of an area as a small fragment for a map wall's side panel")
+async def evaluation_panel(
+    request: Request, area: str, conn: ConnDep, principal: CurrentPrincipal,
+    month: Annotated[str | None, Query(pattern=r"^[0-9]{4}-[0-9]{2}$",
+                                       description="YYYY-MM (default: the current month)")] = None,
+) -> HTMLResponse:
+    """Key rates, the best and last children of the month, and a link to the full report."""
+    eval_level(area)
+    principal.require_area(area)
+    result = await evaluate(conn, area, month_period(month))
+    return HTMLResponse(wall_panel(result, request.scope.get("root_path", "")),
+                        headers={"Cache-Control": "private, no-store"})

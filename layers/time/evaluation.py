@@ -89,6 +89,7 @@ class EvalLevel:
 
     name: str
     table: str
+    column: str  # the incidents column naming the area
     child_level: str
     child_column: str  # the incidents column naming the child
     child_table: str
@@ -96,10 +97,10 @@ class EvalLevel:
 
 
 _LEVELS = {
-    6: EvalLevel("district", "districts", "street", "street_code", "streets", "district_code"),
-    9: EvalLevel("street", "streets", "community", "community_code", "communities", "street_code"),
-    12: EvalLevel("community", "communities", "grid", "grid_code", "grids", "community_code"),
-    15: EvalLevel("grid", "grids", "grid", "grid_code", "grids", None),
+    6: EvalLevel("district", "districts", "district_code", "street", "street_code", "streets", "district_code"),
+    9: EvalLevel("street", "streets", "street_code", "community", "community_code", "communities", "street_code"),
+    12: EvalLevel("community", "communities", "community_code", "grid", "grid_code", "grids", "community_code"),
+    15: EvalLevel("grid", "grids", "grid_code", "grid", "grid_code", "grids", None),
 }
 
 # the rates: (name, numerator, denominator, label shown in files and the report)
@@ -292,7 +293,7 @@ async def evaluate(conn: AsyncConnection, area_code: str, period: Period,
     """The evaluation of ``area_code`` over ``period``, as the log stands at ``as_of`` (default now)."""
     area = await read_area_ref(conn, area_code)
     as_of = as_of or datetime.now(UTC)
-    rows = await all_rows(conn, evaluation_query(area.level.child_column), {
+    rows = await all_rows(conn, evaluation_query(area.level.column, area.level.child_column), {
         "district": area_code[:6], "area": area_code, "start": period.start, "end": period.end,
         "as_of": as_of, "dispatch_limit": DISPATCH_LIMIT, "boundary": list(BOUNDARY_ACTIONS)})
     total = derive({})

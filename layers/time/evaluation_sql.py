@@ -28,7 +28,7 @@ COUNTS = ("cases", "filed", "dispatch_due", "dispatched_on_time", "dispatched", 
 # working-time calendars: the demo's history, imports) the elapsed time since the stage began, i.e.
 # since the case's previous stage-boundary event. Whole microseconds, so sums are exact.
 _STAGE_US = """coalesce(round((b.stage_end ->> 'working_minutes')::numeric * 60000000)::bigint,
-                  (extract(epoch FROM b.at - coalesce(b.previous_at, c.reported_at)) * 1000000)::bigint)"""
+                  (extract(epoch FROM b.at - coalesce(b.previous_at, b.reported_at)) * 1000000)::bigint)"""
 
 _QUERY = """
 WITH cohort AS (
@@ -36,46 +36,47 @@ WITH cohort AS (
            i.status NOT IN ('rejected', 'duplicate') AS filed,
            k.team_type IS NOT NULL AS dispatchable
     FROM incidents AS i JOIN catalogue AS k ON k.code = i.category_code
-    WHERE i.district_code = %(district)s AND starts_with(i.grid_code, %(area)s)
+    WHERE i.district_code = %(district)s AND i.{area_column} = %(area)s
       AND i.reported_at >= %(start)s AND i.reported_at < %(end)s
 ),
-boundary AS (
-    SELECT e.incident_id, e.id, e.at, e.action,
+logged AS (
+    -- every event of the cohort once, beside its case; an inner join, so no plan can re-read the log per case
+    SELECT c.*, e.id AS event_id, e.at, e.action,
+           e.action = ANY(%(boundary)s) AS boundary,
            -- the stage an event ends is the stage of the status it leaves
-           CASE e.from_status WHEN 'accepted' THEN 'dispatch' WHEN 'dispatched' THEN 'handle'
-               WHEN 'handling' THEN 'handle' WHEN 'feedback' THEN 'verify' WHEN 'verified' THEN 'feedback' END
-               AS stage,
+           CASE WHEN e.action = ANY(%(boundary)s) AND e.action <> 'accept' THEN
+               CASE e.from_status WHEN 'accepted' THEN 'dispatch' WHEN 'dispatched' THEN 'handle'
+                   WHEN 'handling' THEN 'handle' WHEN 'feedback' THEN 'verify' WHEN 'verified' THEN 'feedback' END
+           END AS stage,
            e.details -> 'stage_end' AS stage_end,
            (e.details -> 'stage_start' ->> 'due_at')::timestamptz AS start_due,
-           lag(e.at) OVER (PARTITION BY e.incident_id ORDER BY e.id) AS previous_at
-    FROM incident_events AS e
-    WHERE e.incident_id IN (SELECT id FROM cohort) AND e.action = ANY(%(boundary)s)
+           lag(e.at) OVER (PARTITION BY e.incident_id, e.action = ANY(%(boundary)s) ORDER BY e.id) AS previous_at
+    FROM cohort AS c JOIN incident_events AS e ON e.incident_id = c.id
 ),
 folded AS (
-    SELECT b.incident_id,
+    SELECT b.id, b.child, b.team_id, b.status, b.filed, b.dispatchable, b.reported_at, b.deadline,
            bool_or(b.action = 'dispatch') AS dispatched,
-           bool_or(b.action = 'dispatch' AND coalesce((b.stage_end ->> 'on_time')::boolean,
-                                                      b.at <= c.reported_at + %(dispatch_limit)s))
+           coalesce(bool_or(b.action = 'dispatch' AND coalesce((b.stage_end ->> 'on_time')::boolean,
+                                                               b.at <= b.reported_at + %(dispatch_limit)s)), false)
                AS dispatched_on_time,
            min(b.start_due) FILTER (WHERE b.action = 'accept') AS dispatch_due_at,
-           max(b.id) FILTER (WHERE b.action = 'feedback') AS last_feedback,
-           max(b.id) FILTER (WHERE b.action = 'return') AS last_return,
+           max(b.event_id) FILTER (WHERE b.action = 'feedback') AS last_feedback,
+           max(b.event_id) FILTER (WHERE b.action = 'return') AS last_return,
            count(*) FILTER (WHERE b.action = 'return') AS returns,
-           (array_agg(coalesce((b.stage_end ->> 'on_time')::boolean, b.at <= c.deadline) ORDER BY b.id DESC)
+           (array_agg(coalesce((b.stage_end ->> 'on_time')::boolean, b.at <= b.deadline) ORDER BY b.event_id DESC)
                FILTER (WHERE b.action = 'feedback'))[1] AS feedback_on_time,
            {stage_sums}
-    FROM boundary AS b JOIN cohort AS c ON c.id = b.incident_id
-    GROUP BY b.incident_id
+    FROM logged AS b
+    GROUP BY b.id, b.child, b.team_id, b.status, b.filed, b.dispatchable, b.reported_at, b.deadline
 ),
 cases AS (
-    SELECT c.child, c.team_id, c.filed, c.status, c.dispatchable,
-           coalesce(f.dispatched, false) AS dispatched, coalesce(f.dispatched_on_time, false) AS dispatched_on_time,
-           coalesce(f.dispatch_due_at, c.reported_at + %(dispatch_limit)s) < %(as_of)s AS dispatch_due_passed,
-           c.deadline < %(as_of)s AS deadline_passed,
+    SELECT f.child, f.team_id, f.filed, f.status, f.dispatchable, f.dispatched, f.dispatched_on_time,
+           coalesce(f.dispatch_due_at, f.reported_at + %(dispatch_limit)s) < %(as_of)s AS dispatch_due_passed,
+           f.deadline < %(as_of)s AS deadline_passed,
            coalesce(f.last_feedback > coalesce(f.last_return, 0), false) AS handled,
            f.last_feedback IS NOT NULL AS fed_back, coalesce(f.feedback_on_time, false) AS feedback_on_time,
-           coalesce(f.returns, 0) AS returns, {case_sums}
-    FROM cohort AS c LEFT JOIN folded AS f ON f.incident_id = c.id
+           f.returns, {case_sums}
+    FROM folded AS f
 )
 SELECT GROUPING(child) = 0 AS by_child, GROUPING(team_id) = 0 AS by_team, child, team_id,
        count(*) AS cases,
@@ -97,15 +98,20 @@ GROUP BY GROUPING SETS ((child), (team_id), ())
 """
 
 
-def evaluation_query(child_column: str) -> sql.Composed:
-    """The aggregate for an area whose children are named by the incidents column ``child_column``."""
+def evaluation_query(area_column: str, child_column: str) -> sql.Composed:
+    """The aggregate for an area named by the incidents column ``area_column``, its children by ``child_column``.
+
+    The area is matched by equality on its own column, whose statistics the
+    planner has: a prefix test there is estimated at a fixed fraction of the
+    rows, and the join to the log is then planned for a cohort a hundred times
+    too small (a nested loop over the whole log, minutes instead of milliseconds).
+    """
     stage_sums = ",\n           ".join(
         f"coalesce(sum({_STAGE_US}) FILTER (WHERE b.stage = '{stage}'), 0) AS {stage}_us,\n"
         f"           count(*) FILTER (WHERE b.stage = '{stage}') AS {stage}_stages" for stage in STAGES)
-    case_sums = ", ".join(f"coalesce(f.{stage}_us, 0) AS {stage}_us, coalesce(f.{stage}_stages, 0) AS {stage}_stages"
-                          for stage in STAGES)
+    case_sums = ", ".join(f"f.{stage}_us, f.{stage}_stages" for stage in STAGES)
     totals = ",\n       ".join(
         f"coalesce(sum({stage}_us) FILTER (WHERE filed), 0)::bigint AS {stage}_us,\n"
         f"       coalesce(sum({stage}_stages) FILTER (WHERE filed), 0)::bigint AS {stage}_stages" for stage in STAGES)
     text = _QUERY.replace("{stage_sums}", stage_sums).replace("{case_sums}", case_sums).replace("{totals}", totals)
-    return sql.SQL(text).format(child=sql.Identifier(child_column))
+    return sql.SQL(text).format(child=sql.Identifier(child_column), area_column=sql.Identifier(area_column))
