@@ -88,6 +88,7 @@ EXTRA: dict[tuple[str, str], tuple[int, ...]] = {
     ("GET", "/geocode"): (404,),
     ("PUT", "/teams/{team_id}/position"): (404,),
     ("PUT", "/teams/positions"): (404,),
+    ("POST", "/sta/v1.1/Observations"): (404,),
 }
 # routes that read the token inline rather than through a dependency (hot paths)
 INLINE_TOKEN = {"/tiles/{layer}/{z}/{x}/{y}.pbf": "required"}
