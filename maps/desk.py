@@ -90,6 +90,7 @@ _BODY = """
     <h2>案件 Case <span data-testid="case-id" id="case-id">–</span>
       <span class="status" data-testid="case-status" id="case-status">–</span></h2>
     <p id="case-summary" class="hint"></p>
+    <div class="photos" id="case-photos" aria-label="现场照片 Photos from the field"></div>
     <div class="field row steps" id="steps">
       <button type="button" data-testid="dispatch" id="dispatch" data-action="dispatch" disabled>派遣 Dispatch</button>
       <button type="button" data-action="reassign" disabled>改派 Reassign</button>

@@ -13,6 +13,7 @@ import re
 import urllib.request
 from collections.abc import Iterator
 
+import httpx
 import psycopg
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -23,6 +24,7 @@ from geo.chinacrs import wgs84_to_gcj02
 from layers.cluster import EmbeddedCluster
 from tests.browser_pages import SIZES, PageLog, screenshot, token, writable_server
 from tests.chromium import launch
+from tests.test_photos import jpeg_with_gps
 
 pytestmark = pytest.mark.browser
 GEOD = Geod(ellps="WGS84")
@@ -305,5 +307,23 @@ def test_a_second_call_about_the_same_place_is_marked_a_duplicate(server: tuple[
         row = conn.execute("SELECT status, duplicate_of FROM incidents WHERE id = %s",
                            (case_id_of(page),)).fetchone()
     assert row == ("duplicate", original)
+    assert log.errors == []
+    page.close()
+
+
+def test_the_desk_shows_the_fields_photos_of_a_case(server: tuple[str, str, Settings], browser: Browser) -> None:
+    base, _, _ = server
+    reported = httpx.post(f"{base}/field/reports", headers={"Authorization": f"Bearer {token('grid_worker')}"},
+                          data={"category": CATEGORY, "lon": "117.301", "lat": "31.801", "description": "井盖"},
+                          files=[("photos", ("a.jpg", jpeg_with_gps(64, 48), "image/jpeg"))])
+    assert reported.status_code == 201, reported.text
+    case_id = reported.json()["id"]
+    page, log = open_desk(browser, base, role="operator")
+    item = page.get_by_test_id("queue-item").filter(has_text=f"#{case_id}")
+    expect(item).to_be_visible()
+    item.click()
+    photo = page.locator("#case-photos img")
+    expect(photo).to_have_count(1)
+    page.wait_for_function("document.querySelector('#case-photos img').naturalWidth === 64")
     assert log.errors == []
     page.close()

@@ -18,7 +18,7 @@
   const ACTIONS = {
     accept: "受理", dispatch: "派遣", reassign: "改派", handle: "处置", feedback: "反馈", verify: "核查",
     close: "结案", return: "退回", reject: "退件", mark_duplicate: "标记重复", escalate: "上报", regrid: "网格调整",
-    import: "导入",
+    import: "导入", report: "上报",
   };
   const state = {
     point: null, raw: null, address: null, place: null, category: null, teams: [], team: null,
@@ -423,6 +423,13 @@
         + `<small>${esc(ev.actor)}${ev.reason ? " · " + esc(ev.reason) : ""}</small>`;
       log.appendChild(li);
     });
+    // the field's photos (report, handling, feedback, verification), each opening full size
+    api(`/field/cases/${id}/photos`).then((found) => {
+      if (state.caseId !== id) return;
+      $("case-photos").innerHTML = found.photos.map((p) => `<a href="${root}${p.url}" target="_blank" rel="noopener">`
+        + `<img src="${root}${p.url}" alt="${esc(ACTIONS[p.stage] || p.stage)}" title="${esc(ACTIONS[p.stage] || p.stage)} `
+        + `${esc(when(p.taken_at))}" loading="lazy"></a>`).join("");
+    }).catch(() => { $("case-photos").innerHTML = ""; });
     document.querySelectorAll("#steps button[data-action]").forEach((button) => {
       const rule = config.steps[button.dataset.action];
       const allowed = rule.from.includes(data.status) && (config.role === "admin" || rule.roles.includes(config.role));
