@@ -89,6 +89,10 @@ def test_every_stage_is_started_and_ended_in_the_log_and_rework_restarts_handlin
     first_feedback = next(e for e in log if e["action"] == "feedback")
     verify_start = first_feedback["details"]["stage_start"]
     assert t(verify_start["due_at"]) == add_working_minutes(CN, t(first_feedback["at"]), 240)
+    # each stage ends counted from the event that started it (not from a step inside it, like handle)
+    started = [e["at"] for e in log if "stage_start" in e["details"]]
+    ended = [e["details"]["stage_end"]["started_at"] for e in log if "stage_end" in e["details"]]
+    assert [t(a) for a in ended] == [t(a) for a in started]
     for e in log:
         end = e.get("details", {}).get("stage_end")
         if end:

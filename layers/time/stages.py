@@ -70,9 +70,12 @@ async def handling_deadline(conn: AsyncConnection, case: dict[str, Any]) -> date
 
 async def _stage_started(conn: AsyncConnection, case: dict[str, Any]) -> datetime:
     row = await one_row(conn, """
-        SELECT at FROM incident_events WHERE incident_id = %s
-          AND (details ? 'stage_start' OR from_status IS DISTINCT FROM to_status)
+        SELECT at FROM incident_events WHERE incident_id = %s AND details ? 'stage_start'
         ORDER BY id DESC LIMIT 1""", (case["id"],))
+    if row is None:  # a case logged before stages were: its last change of state
+        row = await one_row(conn, """
+            SELECT at FROM incident_events WHERE incident_id = %s AND from_status IS DISTINCT FROM to_status
+            ORDER BY id DESC LIMIT 1""", (case["id"],))
     return row["at"] if row is not None else case["reported_at"]
 
 
