@@ -18,12 +18,13 @@ import psycopg.sql
 import sqlalchemy.exc
 import uvicorn
 
-from api import cli_calendar, cli_data, cli_store
+from api import cli_calendar, cli_data, cli_sensing, cli_store
 from api.auth import ROLES, issue_token
 from api.settings import Settings, get_settings
 from api.store import DemoRefused, demo_district, ensure_demo_city, open_store
 from layers.cluster import StoreUnavailable
 from layers.secrets import token_secret
+from layers.sensing.broker import BrokerUnavailable
 
 log = logging.getLogger("wangge")
 
@@ -31,8 +32,10 @@ log = logging.getLogger("wangge")
 def _serve(settings: Settings, url: str, host: str, port: int) -> None:
     # each worker process builds its app from the environment (the factory)
     os.environ["DATABASE_URL"] = url
-    uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=settings.workers,
-                log_level="warning", access_log=False)
+    # sensor readings over MQTT: the embedded mosquitto unless WANGGE_MQTT_URL names a broker (or off)
+    with cli_sensing.broker_for(settings):
+        uvicorn.run("api.app:create_app", factory=True, host=host, port=port, workers=settings.workers,
+                    log_level="warning", access_log=False)
 
 
 def _print_tour(base: str, district: str, secret: str, url: str) -> None:
@@ -160,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_store.register(sub)
     cli_data.register(sub)
     cli_calendar.register(sub)
+    cli_sensing.register(sub)
     token = sub.add_parser("token", help="bearer tokens").add_subparsers(dest="action", required=True)
     create = token.add_parser("create", help="print a signed token for a role and an area")
     create.add_argument("--role", required=True, choices=ROLES)
@@ -184,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         args.port = args.port or settings.port
     try:
         args.func(args, settings)
-    except StoreUnavailable as exc:
+    except (StoreUnavailable, BrokerUnavailable) as exc:
         print(f"wangge: {exc}", file=sys.stderr)
         return 2
     except (psycopg.OperationalError, sqlalchemy.exc.OperationalError) as exc:

@@ -105,3 +105,17 @@ def test_nothing_accepted_is_lost_while_wangge_or_the_broker_is_away(demo_rw: st
         _wait(lambda: _stored(demo_rw) == 600)
         _wait(lambda: subscriber.counts["duplicates"] >= 50)
     assert _stored(demo_rw) == 600
+
+
+def test_compose_runs_a_persistent_mosquitto_for_the_service() -> None:
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    services = yaml.safe_load((root / "docker-compose.yml").read_text(encoding="utf-8"))["services"]
+    assert services["mqtt"]["image"].startswith("eclipse-mosquitto:")
+    for name in ("wangge", "demo"):
+        assert broker_address(services[name]["environment"]["WANGGE_MQTT_URL"]) == ("mqtt", 1883)
+    mount = services["mqtt"]["volumes"][0].split(":")
+    config = (root / mount[0]).read_text(encoding="utf-8")
+    assert mount[1] == "/mosquitto/config/mosquitto.conf"
+    assert "listener 1883" in config and "persistence true" in config
