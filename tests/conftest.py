@@ -21,6 +21,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 from hypothesis import settings
+from playwright.sync_api import Browser, sync_playwright
 
 from api.app import create_app
 from api.settings import Settings
@@ -28,6 +29,8 @@ from api.store import demo_district
 from layers import migrate
 from layers.cluster import EmbeddedCluster, free_port
 from layers.demo.build import DemoSpec, District, build_demo
+from tests.browser_pages import writable_server
+from tests.chromium import launch
 
 # the same examples on every run, so CI never fails on a case no one saw;
 # HYPOTHESIS_PROFILE=explore searches afresh
@@ -159,3 +162,18 @@ def eventually(read: Callable[[], T], done: Callable[[T], bool], within_s: float
         time.sleep(0.02)
         result = read()
     return result
+
+
+@pytest.fixture(scope="session")
+def chromium_browser() -> Iterator[Browser]:
+    """Debian's headless Chromium, one for the session (tests/chromium.py)."""
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def page_server(pg_cluster: EmbeddedCluster, demo_template: str) -> Iterator[tuple[str, str, Settings]]:
+    """A server on a writable copy of the demo city for page tests: base URL, database URL, settings."""
+    yield from writable_server(pg_cluster, demo_template)

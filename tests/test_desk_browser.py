@@ -11,37 +11,21 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
-from collections.abc import Iterator
 
 import httpx
 import psycopg
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from pyproj import Geod, Transformer
 
 from api.settings import Settings
 from geo.chinacrs import wgs84_to_gcj02
-from layers.cluster import EmbeddedCluster
-from tests.browser_pages import SIZES, PageLog, screenshot, token, writable_server
-from tests.chromium import launch
+from tests.browser_pages import SIZES, PageLog, screenshot, token
 from tests.test_photos import jpeg_with_gps
 
 pytestmark = pytest.mark.browser
 GEOD = Geod(ellps="WGS84")
 CATEGORY = "01.03"
-
-
-@pytest.fixture(scope="module")
-def server(pg_cluster: EmbeddedCluster, demo_template: str) -> Iterator[tuple[str, str, Settings]]:
-    yield from writable_server(pg_cluster, demo_template)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = launch(p)
-        yield chromium
-        chromium.close()
 
 
 def open_desk(browser: Browser, base: str, size: str = "1920x1080", role: str = "dispatcher") -> tuple[Page, PageLog]:
@@ -101,10 +85,10 @@ def case_id_of(page: Page) -> int:
     return int(page.get_by_test_id("case-id").inner_text().lstrip("#"))
 
 
-def test_a_call_from_address_to_dispatched_case_by_its_hooks(server: tuple[str, str, Settings],
-                                                              browser: Browser) -> None:
-    base, url, _ = server
-    page, log = open_desk(browser, base)
+def test_a_call_from_address_to_dispatched_case_by_its_hooks(page_server: tuple[str, str, Settings],
+                                                              chromium_browser: Browser) -> None:
+    base, url, _ = page_server
+    page, log = open_desk(chromium_browser, base)
     place = building(url)
     page.get_by_test_id("address-input").fill(f"{place['road']}{place['door']}号")
     suggestion = page.get_by_test_id("suggestion").first
@@ -162,9 +146,10 @@ def tab_to(page: Page, element_id: str, limit: int = 40) -> None:
     raise AssertionError(f"#{element_id} is not reachable with Tab")
 
 
-def test_the_desk_works_from_the_keyboard_alone(server: tuple[str, str, Settings], browser: Browser) -> None:
-    base, url, _ = server
-    page, log = open_desk(browser, base)
+def test_the_desk_works_from_the_keyboard_alone(page_server: tuple[str, str, Settings],
+                                                chromium_browser: Browser) -> None:
+    base, url, _ = page_server
+    page, log = open_desk(chromium_browser, base)
     place = building(url)
     tab_to(page, "address")
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
@@ -201,9 +186,9 @@ def test_the_desk_works_from_the_keyboard_alone(server: tuple[str, str, Settings
     page.close()
 
 
-def test_pasted_coordinates_near_a_boundary_name_both_grids(server: tuple[str, str, Settings],
-                                                             browser: Browser) -> None:
-    base, url, _ = server
+def test_pasted_coordinates_near_a_boundary_name_both_grids(page_server: tuple[str, str, Settings],
+                                                             chromium_browser: Browser) -> None:
+    base, url, _ = page_server
     with psycopg.connect(url) as conn:
         row = conn.execute("""
             SELECT a.code, b.code, ST_X(p), ST_Y(p)
@@ -216,7 +201,7 @@ def test_pasted_coordinates_near_a_boundary_name_both_grids(server: tuple[str, s
             ORDER BY b.code LIMIT 1""").fetchone()
     assert row is not None
     low, high, lon, lat = str(row[0]).strip(), str(row[1]).strip(), row[2], row[3]
-    page, log = open_desk(browser, base)
+    page, log = open_desk(chromium_browser, base)
     # pasted as AMap gives it (GCJ-02), with the system named
     gx, gy = wgs84_to_gcj02(lon, lat)
     page.locator("#coords").fill(f"{gx:.9f}, {gy:.9f}")
@@ -241,10 +226,10 @@ def test_pasted_coordinates_near_a_boundary_name_both_grids(server: tuple[str, s
     page.close()
 
 
-def test_the_queue_is_live_and_a_new_case_is_dispatched_from_it(server: tuple[str, str, Settings],
-                                                                 browser: Browser) -> None:
-    base, url, _ = server
-    page, log = open_desk(browser, base)
+def test_the_queue_is_live_and_a_new_case_is_dispatched_from_it(page_server: tuple[str, str, Settings],
+                                                                 chromium_browser: Browser) -> None:
+    base, url, _ = page_server
+    page, log = open_desk(chromium_browser, base)
     body = json.dumps({"category": CATEGORY, "channel": "wechat", "location": {"lon": 117.30, "lat": 31.80}})
     request = urllib.request.Request(f"{base}/incidents", data=body.encode(), method="POST", headers={
         "Authorization": f"Bearer {token('operator')}", "Content-Type": "application/json"})
@@ -267,33 +252,33 @@ def test_the_queue_is_live_and_a_new_case_is_dispatched_from_it(server: tuple[st
     page.close()
 
 
-def test_the_desk_scales_its_type_with_the_screen_and_needs_a_desk_role(server: tuple[str, str, Settings],
-                                                                         browser: Browser) -> None:
-    base, _, _ = server
+def test_the_desk_scales_its_type_with_the_screen_and_needs_a_desk_role(page_server: tuple[str, str, Settings],
+                                                                         chromium_browser: Browser) -> None:
+    base, _, _ = page_server
     sizes = {}
     for size in ("1920x1080", "3840x2160"):
-        page, _ = open_desk(browser, base, size)
+        page, _ = open_desk(chromium_browser, base, size)
         sizes[size] = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
         assert page.evaluate("document.fonts.check('16px \"Noto Sans SC\"', '接警派遣台')")
         page.close()
     assert sizes["3840x2160"] >= 1.9 * sizes["1920x1080"] and sizes["3840x2160"] >= 24
-    page = browser.new_page()
+    page = chromium_browser.new_page()
     assert page.goto(f"{base}/desk").status == 401
     assert "token" in page.content()
     assert page.goto(f"{base}/desk?token={token('planner')}").status == 403
     page.close()
 
 
-def test_a_second_call_about_the_same_place_is_marked_a_duplicate(server: tuple[str, str, Settings],
-                                                                   browser: Browser) -> None:
-    base, url, _ = server
+def test_a_second_call_about_the_same_place_is_marked_a_duplicate(page_server: tuple[str, str, Settings],
+                                                                   chromium_browser: Browser) -> None:
+    base, url, _ = page_server
     first = json.dumps({"category": CATEGORY, "channel": "hotline", "location": {"lon": 117.2955, "lat": 31.8055}})
     request = urllib.request.Request(f"{base}/incidents", data=first.encode(), method="POST", headers={
         "Authorization": f"Bearer {token('dispatcher')}", "Content-Type": "application/json"})
     with urllib.request.urlopen(request) as response:
         original = json.load(response)["id"]
     lon, lat, _ = GEOD.fwd(117.2955, 31.8055, 30, 20)  # 20 m away: within the category's duplicate radius
-    page, log = open_desk(browser, base)
+    page, log = open_desk(chromium_browser, base)
     page.locator("#coords").fill(f"{lon:.7f}, {lat:.7f}")
     page.locator("#coords").press("Enter")
     expect(page.get_by_test_id("place-grid")).not_to_have_text("–")
@@ -311,14 +296,15 @@ def test_a_second_call_about_the_same_place_is_marked_a_duplicate(server: tuple[
     page.close()
 
 
-def test_the_desk_shows_the_fields_photos_of_a_case(server: tuple[str, str, Settings], browser: Browser) -> None:
-    base, _, _ = server
+def test_the_desk_shows_the_fields_photos_of_a_case(page_server: tuple[str, str, Settings],
+                                                    chromium_browser: Browser) -> None:
+    base, _, _ = page_server
     reported = httpx.post(f"{base}/field/reports", headers={"Authorization": f"Bearer {token('grid_worker')}"},
                           data={"category": CATEGORY, "lon": "117.301", "lat": "31.801", "description": "井盖"},
                           files=[("photos", ("a.jpg", jpeg_with_gps(64, 48), "image/jpeg"))])
     assert reported.status_code == 201, reported.text
     case_id = reported.json()["id"]
-    page, log = open_desk(browser, base, role="operator")
+    page, log = open_desk(chromium_browser, base, role="operator")
     item = page.get_by_test_id("queue-item").filter(has_text=f"#{case_id}")
     expect(item).to_be_visible()
     item.click()

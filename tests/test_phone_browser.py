@@ -9,37 +9,21 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Response, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Response, expect
 from pyproj import Geod
 
 from api.settings import Settings
-from layers.cluster import EmbeddedCluster
-from tests.browser_pages import SIZES, PageLog, screenshot, token, writable_server
-from tests.chromium import launch
+from tests.browser_pages import SIZES, PageLog, screenshot, token
 from tests.test_photos import jpeg_with_gps
 
 pytestmark = pytest.mark.browser
 GEOD = Geod(ellps="WGS84")
 SHELL_BUDGET = 150_000
 HERE = (117.30, 31.80)
-
-
-@pytest.fixture(scope="module")
-def server(pg_cluster: EmbeddedCluster, demo_template: str) -> Iterator[tuple[str, str, Settings]]:
-    yield from writable_server(pg_cluster, demo_template)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = launch(p)
-        yield chromium
-        chromium.close()
 
 
 def call(base: str, method: str, path: str, role: str, body: dict | None = None) -> dict:
@@ -85,11 +69,11 @@ def shell_bytes(responses: list[Response]) -> int:
     return total
 
 
-def test_phone_report_at_my_position_with_a_photo(server: tuple[str, str, Settings], browser: Browser,
+def test_phone_report_at_my_position_with_a_photo(page_server: tuple[str, str, Settings], chromium_browser: Browser,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    base, url, settings = server
+    base, url, settings = page_server
     community = call(base, "GET", f"/locate?lon={HERE[0]}&lat={HERE[1]}", "operator")["community"]["code"]
-    context = phone(browser, *HERE)
+    context = phone(chromium_browser, *HERE)
     page, log, responses = open_phone(context, base, token("grid_worker", community))
     page.get_by_test_id("use-position").click()
     expect(page.get_by_test_id("report-point")).to_contain_text(f"{HERE[0]:.6f}")
@@ -123,15 +107,15 @@ def test_phone_report_at_my_position_with_a_photo(server: tuple[str, str, Settin
     context.close()
 
 
-def test_phone_handles_reports_back_and_verifies_only_on_site(server: tuple[str, str, Settings],
-                                                               browser: Browser) -> None:
-    base, url, _ = server
+def test_phone_handles_reports_back_and_verifies_only_on_site(page_server: tuple[str, str, Settings],
+                                                               chromium_browser: Browser) -> None:
+    base, url, _ = page_server
     case = call(base, "POST", "/incidents", "dispatcher", {
         "category": "01.03", "channel": "hotline", "location": {"lon": 117.305, "lat": 31.805}})
     case = call(base, "POST", f"/incidents/{case['id']}/dispatch", "dispatcher")
     worker = token("grid_worker", case["community_code"], team_code(url, case["team_id"]))
     far_lon, far_lat, _ = GEOD.fwd(case["lon"], case["lat"], 90, 300)
-    context = phone(browser, far_lon, far_lat)
+    context = phone(chromium_browser, far_lon, far_lat)
     page, log, _ = open_phone(context, base, worker)
     page.locator("#tab-cases").click()
     card = page.get_by_test_id("case-card").filter(has_text=f"#{case['id']}")
@@ -170,10 +154,10 @@ def test_phone_handles_reports_back_and_verifies_only_on_site(server: tuple[str,
     context.close()
 
 
-def test_phone_screens_and_role(server: tuple[str, str, Settings], browser: Browser) -> None:
-    base, _, _ = server
+def test_phone_screens_and_role(page_server: tuple[str, str, Settings], chromium_browser: Browser) -> None:
+    base, _, _ = page_server
     for size in ("390x844", "1920x1080", "3840x2160"):
-        context = phone(browser, *HERE, size=size)
+        context = phone(chromium_browser, *HERE, size=size)
         page, log, _ = open_phone(context, base, token("grid_worker", "340111"))
         # nothing wider than the screen: no sideways scrolling on a phone
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
@@ -181,7 +165,7 @@ def test_phone_screens_and_role(server: tuple[str, str, Settings], browser: Brow
         screenshot(page, f"phone_{size}")
         assert log.errors == []
         context.close()
-    page = browser.new_page()
+    page = chromium_browser.new_page()
     assert page.goto(f"{base}/m?token={token('dispatcher')}").status == 403
     assert page.goto(f"{base}/m").status == 401
     page.close()

@@ -13,11 +13,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
-from api.auth import COOKIE, DEFAULT_TTL_S, CurrentPrincipal, Principal, optional_principal
+from api.auth import CurrentPrincipal, Principal, optional_principal
 from api.deps import ConnDep, SettingsDep
+from api.pages import loop_steps, role_page
 from api.params import Line, PointQuery
 from api.responses import json_response
-from layers import loop
 from layers.catalogue import category
 from layers.field.queue import desk_queue
 from layers.field.work import area_outline
@@ -25,25 +25,9 @@ from layers.incidents import duplicates
 from layers.rows import all_rows
 from layers.teams import nearest_teams
 from maps.desk import render_desk
-from maps.shell import token_page
 
 router = APIRouter(tags=["desk"])
 DESK_ROLES = ("dispatcher", "operator")
-
-
-def page_response(request: Request, html: str) -> HTMLResponse:
-    """A page, keeping a ``?token=`` as the cookie its own API calls carry."""
-    response = HTMLResponse(html, headers={"Cache-Control": "private, no-store"})
-    token = request.query_params.get("token")
-    if token:
-        response.set_cookie(COOKIE, token, max_age=DEFAULT_TTL_S, httponly=True, samesite="strict", path="/")
-    return response
-
-
-def loop_steps() -> dict[str, Any]:
-    """The loop's table as the pages need it: which states and roles allow each step."""
-    return {action: {"from": list(t.sources), "roles": list(t.roles), "reason": t.needs_reason}
-            for action, t in loop.TRANSITIONS.items()}
 
 
 @router.get("/desk", response_class=HTMLResponse, summary="The dispatcher's desk (dispatcher, operator)",
@@ -52,14 +36,13 @@ def loop_steps() -> dict[str, Any]:
 async def desk_page(request: Request, conn: ConnDep, settings: SettingsDep,
                     principal: Annotated[Principal | None, Depends(optional_principal)]) -> HTMLResponse:
     """One screen for a call: address, place, duplicates, teams, category, submit and dispatch, queue."""
-    if principal is None:
-        return HTMLResponse(token_page("需要令牌 Token needed", "打开 /desk?token=… (wangge token create "
-                                       "--role dispatcher --area CODE)"), status_code=401)
-    principal.require_role(*DESK_ROLES)
-    area = await area_outline(conn, principal.area)
-    config = {"area": area, "role": principal.role, "who": principal.name, "refreshMs": settings.map_refresh_s * 1000,
-              "steps": loop_steps(), "root": request.scope.get("root_path", "")}
-    return page_response(request, render_desk(config))
+
+    async def build(caller: Principal) -> str:
+        return render_desk({"area": await area_outline(conn, caller.area), "role": caller.role, "who": caller.name,
+                            "refreshMs": settings.map_refresh_s * 1000, "steps": loop_steps(),
+                            "root": request.scope.get("root_path", "")})
+
+    return await role_page(request, principal, DESK_ROLES, build)
 
 
 @router.get("/desk/nearby", summary="Possible duplicates and the nearest free teams for a point and a category")

@@ -22,9 +22,9 @@ from pydantic import FiniteFloat
 from api.auth import CurrentPrincipal, Principal, optional_principal
 from api.deps import ConnDep, SettingsDep
 from api.intake import take_in
+from api.pages import loop_steps, role_page
 from api.params import FreeText, Line, normalize_point
 from api.responses import json_response
-from api.routers.desk import loop_steps, page_response
 from api.schemas import Location, NewIncident
 from api.settings import Settings
 from layers import incidents
@@ -32,7 +32,6 @@ from layers.errors import InvalidInput
 from layers.field import photos as field_photos
 from layers.field.work import area_outline, distance_to_case, my_team, require_on_site, team_cases
 from maps.phone import render_phone
-from maps.shell import token_page
 
 router = APIRouter(tags=["field"])
 IncidentId = Annotated[int, Path(ge=1, le=2**62)]
@@ -68,15 +67,14 @@ async def read_photos(files: list[UploadFile] | None) -> list[field_photos.Clean
 async def phone_page(request: Request, conn: ConnDep, settings: SettingsDep,
                      principal: Annotated[Principal | None, Depends(optional_principal)]) -> HTMLResponse:
     """Report, my team's cases, handle, feedback and on-site verification, at 390 px wide."""
-    if principal is None:
-        return HTMLResponse(token_page("需要令牌 Token needed", "打开 /m?token=… (wangge token create "
-                                       "--role grid_worker --area CODE --team TEAM)"), status_code=401)
-    principal.require_role("grid_worker")
-    config = {"area": await area_outline(conn, principal.area), "who": principal.name, "team": principal.team,
-              "verifyM": settings.verify_distance_m, "refreshMs": max(settings.map_refresh_s, 15) * 1000,
-              "steps": loop_steps(), "maxPhotos": field_photos.MAX_PHOTOS,
-              "maxPhotoBytes": field_photos.MAX_PHOTO_BYTES}
-    return page_response(request, render_phone(config))
+
+    async def build(worker: Principal) -> str:
+        return render_phone({"area": await area_outline(conn, worker.area), "who": worker.name, "team": worker.team,
+                             "verifyM": settings.verify_distance_m,
+                             "refreshMs": max(settings.map_refresh_s, 15) * 1000, "steps": loop_steps(),
+                             "maxPhotos": field_photos.MAX_PHOTOS, "maxPhotoBytes": field_photos.MAX_PHOTO_BYTES})
+
+    return await role_page(request, principal, ("grid_worker",), build)
 
 
 @router.get("/field/me", summary="The worker a token names: role, area, team")
