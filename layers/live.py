@@ -22,7 +22,8 @@ from typing import Any
 from psycopg import AsyncConnection, sql
 
 from layers.features import BBox
-from layers.rows import all_rows
+from layers.rows import all_rows, one_row
+from layers.walls.aggregates import Cluster
 
 MAX_POINTS = 20_000
 HEAT_DAYS = 7
@@ -52,6 +53,52 @@ def points_of(rows: list[dict[str, Any]]) -> list[LivePoint]:
     return [LivePoint(r["id"], r["lon"], r["lat"], _properties(r)) for r in rows]
 
 
+POINT_LAYER_MAX = 1000
+"""More points than this in view come as clusters (a wall polls them every 15 s)."""
+CLUSTERS_ACROSS = 24
+
+
+@dataclass(frozen=True)
+class PointsInView:
+    """A point layer in view: each point, or when crowded, counts per cell (``clusters``)."""
+
+    points: list[LivePoint]
+    clusters: list[Cluster] = field(default_factory=list)
+    total: int = 0
+
+
+# cells of 1/24 of the points' own extent (the bbox may be the whole world), each at its points' mean
+_CLUSTERED = """
+    WITH q AS ({query}),
+    cell AS (SELECT greatest(max(lon) - min(lon), max(lat) - min(lat), 1e-9) / {across} AS deg FROM q)
+    SELECT floor(q.lon / cell.deg)::bigint AS gx, floor(q.lat / cell.deg)::bigint AS gy, count(*)::integer AS n,
+           avg(q.lon) AS lon, avg(q.lat) AS lat
+    FROM q, cell GROUP BY 1, 2 ORDER BY 1, 2"""
+
+
+async def points_in_view(conn: AsyncConnection, query: sql.Composed, params: dict[str, Any],
+                         table: str, geom: str) -> PointsInView:
+    """Run a point layer's query (``lon``, ``lat``, ``id`` and properties; ``%(limit)s`` rows at most).
+
+    Up to :data:`POINT_LAYER_MAX` points in view: the points; more: the same
+    rows counted per cell in the database, so a crowded layer never builds
+    thousands of features. The rows of ``table`` whose ``geom`` meets the
+    bbox (an index count, without the area test) decide which to run first.
+    """
+    near = await one_row(conn, sql.SQL("SELECT count(*) AS n FROM {} WHERE {} && ST_MakeEnvelope("
+                                       "%(w)s, %(s)s, %(e)s, %(n)s, 4326)").format(
+        sql.Identifier(table), sql.Identifier(geom)), params)
+    if near and near["n"] > POINT_LAYER_MAX:
+        clustered = sql.SQL(_CLUSTERED).format(query=query, across=sql.Literal(CLUSTERS_ACROSS))
+        cells = await all_rows(conn, clustered, {**params, "limit": MAX_POINTS})
+        clusters = [Cluster(f"c{r['gx']}_{r['gy']}_{CLUSTERS_ACROSS}", r["lon"], r["lat"], r["n"]) for r in cells]
+        total = sum(c.count for c in clusters)
+        if total > POINT_LAYER_MAX:
+            return PointsInView([], clusters, total)
+    rows = await all_rows(conn, query, {**params, "limit": POINT_LAYER_MAX})
+    return PointsInView(points_of(rows), total=len(rows))
+
+
 def _area_column(area: str) -> sql.Identifier:
     return sql.Identifier({6: "district_code", 9: "street_code", 12: "community_code"}[len(area)])
 
@@ -71,11 +118,10 @@ _TEAMS = """
     ORDER BY t.id LIMIT %(limit)s"""
 
 
-async def teams(
-    conn: AsyncConnection, area: str, bbox: BBox, limit: int = MAX_POINTS
-) -> list[LivePoint]:
+async def teams(conn: AsyncConnection, area: str, bbox: BBox) -> PointsInView:
     """Teams serving ``area`` with their live position inside ``bbox``."""
-    return points_of(await all_rows(conn, _TEAMS, {"area": area, "limit": limit, **_envelope(bbox)}))
+    return await points_in_view(conn, sql.SQL(_TEAMS).format(), {"area": area, **_envelope(bbox)}, "teams",
+                                 "position")
 
 
 # waterlogging points carry no area code: the area's outline decides
@@ -92,8 +138,8 @@ _WATERLOGGING = """
         SELECT z.code AS sensor, st.level, coalesce(st.offline, false) AS sensor_offline, st.case_id
         FROM sensors AS z LEFT JOIN sensor_states AS st ON st.sensor_id = z.id
         WHERE z.watches = w.code ORDER BY z.id LIMIT 1) AS s ON true
+    JOIN {areas} AS a ON a.code = %(area)s AND ST_Covers(a.geom, w.geom)
     WHERE w.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
-      AND EXISTS (SELECT 1 FROM {areas} AS a WHERE a.code = %(area)s AND ST_Covers(a.geom, w.geom))
     ORDER BY w.id LIMIT %(limit)s"""
 
 
@@ -101,38 +147,25 @@ def _area_table(area: str) -> sql.Identifier:
     return sql.Identifier({6: "districts", 9: "streets", 12: "communities"}[len(area)])
 
 
-async def waterlogging(
-    conn: AsyncConnection, area: str, bbox: BBox, limit: int = MAX_POINTS
-) -> list[LivePoint]:
+async def waterlogging(conn: AsyncConnection, area: str, bbox: BBox) -> PointsInView:
     """Waterlogging points in ``area`` and ``bbox`` with their level: normal, warn or alarm."""
-    rows = await all_rows(
-        conn,
-        sql.SQL(_WATERLOGGING).format(areas=_area_table(area)),
-        {"area": area, "limit": limit, **_envelope(bbox)},
-    )
-    return points_of(rows)
+    query = sql.SQL(_WATERLOGGING).format(areas=_area_table(area))
+    return await points_in_view(conn, query, {"area": area, **_envelope(bbox)}, "waterlogging_points", "geom")
 
 
 _CAMERAS = """
     SELECT c.id, ST_X(c.geom) AS lon, ST_Y(c.geom) AS lat, c.code, c.name, c.kind, c.online,
            c.heading_deg::numeric::float8 AS heading_deg, c.fov_deg::numeric::float8 AS fov_deg,
            c.range_m::numeric::float8 AS range_m, c.stream_url
-    FROM cameras AS c
+    FROM cameras AS c JOIN {areas} AS a ON a.code = %(area)s AND ST_Covers(a.geom, c.geom)
     WHERE c.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
-      AND EXISTS (SELECT 1 FROM {areas} AS a WHERE a.code = %(area)s AND ST_Covers(a.geom, c.geom))
     ORDER BY c.id LIMIT %(limit)s"""
 
 
-async def cameras(
-    conn: AsyncConnection, area: str, bbox: BBox, limit: int = MAX_POINTS
-) -> list[LivePoint]:
+async def cameras(conn: AsyncConnection, area: str, bbox: BBox) -> PointsInView:
     """Cameras in ``area`` and ``bbox``, with their online state, view sector and stream."""
-    rows = await all_rows(
-        conn,
-        sql.SQL(_CAMERAS).format(areas=_area_table(area)),
-        {"area": area, "limit": limit, **_envelope(bbox)},
-    )
-    return points_of(rows)
+    query = sql.SQL(_CAMERAS).format(areas=_area_table(area))
+    return await points_in_view(conn, query, {"area": area, **_envelope(bbox)}, "cameras", "geom")
 
 
 @dataclass(frozen=True)

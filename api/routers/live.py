@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
@@ -27,8 +28,7 @@ from geo.chinacrs import wgs84_to_gcj02_array
 from layers import live
 from layers.areas import level_of
 from layers.features import BBox
-from layers.live import LivePoint
-from layers.walls.aggregates import Cluster
+from layers.live import PointsInView
 from layers.walls.feed import (
     CLUSTERS_ACROSS,
     CaseFeed,
@@ -57,6 +57,35 @@ class LiveLayer:
     tables: tuple[str, ...]
     render: Render
     clock_s: int = 0
+    # the same view of an unchanged layer is the same answer for every wall: kept by ETag
+    shared: bool = False
+
+
+class AnswerCache:
+    """Rendered answers by ETag (layer versions, area, view, clock tick), least recently used out first."""
+
+    def __init__(self, max_chars: int = 16_000_000) -> None:
+        self.max_chars = max_chars
+        self._answers: OrderedDict[str, str] = OrderedDict()
+        self._chars = 0
+
+    def get(self, etag: str) -> str | None:
+        """The answer rendered under ``etag``, if still kept."""
+        body = self._answers.get(etag)
+        if body is not None:
+            self._answers.move_to_end(etag)
+        return body
+
+    def put(self, etag: str, body: str) -> None:
+        """Keep ``body`` under ``etag``, pushing out the least recently used beyond the budget."""
+        if etag not in self._answers:
+            self._answers[etag] = body
+            self._chars += len(body)
+        while self._chars > self.max_chars and self._answers:
+            self._chars -= len(self._answers.popitem(last=False)[1])
+
+
+ANSWERS = AnswerCache()
 
 
 def case_feed_json(feed: CaseFeed, shown: str) -> bytes:
@@ -98,41 +127,23 @@ async def _cases(conn: AsyncConnection, area: str, bbox: BBox, shown: str) -> st
     return (await capped_case_feed(conn, area, bbox, shown)).decode()
 
 
-def capped_points_geojson(points: list[LivePoint], shown: str, across: int = CLUSTERS_ACROSS) -> str:
-    """The points as GeoJSON, or, above :data:`BYTES_MAX`, their counts per cell (``mode: clusters``).
-
-    Cells are 1/``across`` of the points' extent; each cluster sits at the
-    mean of its points and carries ``count``, as the cases feed's clusters.
-    """
-    body = display.points_geojson(points, shown)
-    while len(body) > BYTES_MAX // 3 and across >= 1:  # characters: Chinese names are 3 bytes each
-        if len(body.encode()) <= BYTES_MAX:
-            break
-        lons = np.fromiter((p.lon for p in points), float, len(points))
-        lats = np.fromiter((p.lat for p in points), float, len(points))
-        cell = max(lons.max() - lons.min(), lats.max() - lats.min(), 1e-9) / across
-        keys = np.column_stack([np.floor(lons / cell), np.floor(lats / cell)]).astype(np.int64)
-        cells, which = np.unique(keys, axis=0, return_inverse=True)
-        which = which.ravel()
-        counts = np.bincount(which)
-        clusters = [Cluster(f"c{gx}_{gy}_{across}", float(x), float(y), int(n)) for (gx, gy), x, y, n in zip(
-            cells.tolist(), (np.bincount(which, lons) / counts).tolist(),
-            (np.bincount(which, lats) / counts).tolist(), counts.tolist(), strict=True)]
-        body = case_feed_json(CaseFeed("clusters", "", total=len(points), clusters=clusters), shown).decode()
-        across //= 2
-    return body
+def points_in_view_json(view: PointsInView, shown: str) -> str:
+    """A point layer as GeoJSON: each point, or when crowded, counts per cell (``mode: clusters``)."""
+    if view.clusters:
+        return case_feed_json(CaseFeed("clusters", "", total=view.total, clusters=view.clusters), shown).decode()
+    return display.points_geojson(view.points, shown)
 
 
 async def _teams(conn: AsyncConnection, area: str, bbox: BBox, shown: str) -> str:
-    return capped_points_geojson(await live.teams(conn, area, bbox), shown)
+    return points_in_view_json(await live.teams(conn, area, bbox), shown)
 
 
 async def _water(conn: AsyncConnection, area: str, bbox: BBox, shown: str) -> str:
-    return capped_points_geojson(await live.waterlogging(conn, area, bbox), shown)
+    return points_in_view_json(await live.waterlogging(conn, area, bbox), shown)
 
 
 async def _cameras(conn: AsyncConnection, area: str, bbox: BBox, shown: str) -> str:
-    return capped_points_geojson(await live.cameras(conn, area, bbox), shown)
+    return points_in_view_json(await live.cameras(conn, area, bbox), shown)
 
 
 async def _stalls(conn: AsyncConnection, area: str, bbox: BBox, shown: str) -> str:
@@ -145,11 +156,11 @@ async def _heat(conn: AsyncConnection, area: str, bbox: BBox, shown: str) -> str
 
 LIVE_LAYERS: dict[str, LiveLayer] = {
     "cases": LiveLayer(("incidents",), _cases, clock_s=60),
-    "teams": LiveLayer(("teams",), _teams),
+    "teams": LiveLayer(("teams",), _teams, shared=True),
     # a sensor's alarm may rise on the rules' timer, with no new level: the clock catches it
-    "waterlogging": LiveLayer(("waterlogging_points",), _water, clock_s=15),
-    "cameras": LiveLayer(("cameras",), _cameras),
-    "stall_zones": LiveLayer(("stall_zones",), _stalls),
+    "waterlogging": LiveLayer(("waterlogging_points",), _water, clock_s=15, shared=True),
+    "cameras": LiveLayer(("cameras",), _cameras, shared=True),
+    "stall_zones": LiveLayer(("stall_zones",), _stalls, shared=True),
     "heat": LiveLayer(("incidents",), _heat, clock_s=600),
 }
 LiveName = Literal["cases", "teams", "waterlogging", "cameras", "stall_zones", "heat"]
@@ -201,7 +212,11 @@ async def live_layer(
     if layer == "cases":
         return Response(await capped_case_feed(conn, area, bbox, display_crs, after), media_type=GEOJSON,
                         headers=headers)
-    body = await spec.render(conn, area, bbox, display_crs)
+    body = ANSWERS.get(etag) if spec.shared else None
+    if body is None:
+        body = await spec.render(conn, area, bbox, display_crs)
+        if spec.shared:
+            ANSWERS.put(etag, body)
     return Response(
         body, media_type=GEOJSON if layer != "heat" else "application/json", headers=headers
     )
