@@ -195,9 +195,10 @@ def upgrade() -> None:
                f"WHERE status NOT IN {ENDED}")
     op.execute(f"CREATE INDEX incidents_open_due_community ON incidents (community_code, deadline) "
                f"WHERE status NOT IN {ENDED}")
-    # the recent window (heat): cases by report time, without reading the years before
+    # the recent window (heat): cases by report time, without reading the years before, and
+    # with their point and area codes, so the heat reads the index alone (no visit to the rows)
     op.execute("CREATE INDEX incidents_reported ON incidents (district_code, reported_at) "
-               "INCLUDE (street_code, community_code)")
+               "INCLUDE (street_code, community_code, geom)")
     op.execute("SELECT wangge_rebuild_wall_aggregates()")
 
 
