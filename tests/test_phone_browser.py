@@ -8,6 +8,7 @@ site; the page shell's transferred size; screenshots at the three sizes.
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from pathlib import Path
 
@@ -169,3 +170,24 @@ def test_phone_screens_and_role(page_server: tuple[str, str, Settings], chromium
     assert page.goto(f"{base}/m?token={token('dispatcher')}").status == 403
     assert page.goto(f"{base}/m").status == 401
     page.close()
+
+
+def test_a_tapped_point_is_the_report_place(page_server: tuple[str, str, Settings], chromium_browser: Browser) -> None:
+    base, url, _ = page_server
+    context = phone(chromium_browser, *HERE)
+    page, log, _ = open_phone(context, base, token("grid_worker", "340111"))
+    box = page.locator("#map").bounding_box()
+    assert box is not None
+    page.touchscreen.tap(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    point = page.get_by_test_id("report-point")
+    expect(point).to_contain_text("tapped")
+    lon, lat = (float(v) for v in re.findall(r"\d+\.\d+", point.inner_text()))
+    page.get_by_test_id("report-category").select_option("01.03")
+    page.get_by_test_id("report-submit").click()
+    expect(page.get_by_test_id("report-result")).to_contain_text("#")
+    case_id = int(page.get_by_test_id("report-result").inner_text().split("#")[1].split()[0])
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT ST_X(geom), ST_Y(geom) FROM incidents WHERE id = %s", (case_id,)).fetchone()
+    assert row is not None and GEOD.inv(row[0], row[1], lon, lat)[2] < 0.2  # the point shown is the point filed
+    assert log.errors == []
+    context.close()
