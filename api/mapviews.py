@@ -39,6 +39,8 @@ def view_urls(root: str, level: str, code: str, indicator: str, kiosk: bool, dis
         live=f"{root}/live/{code}/{{layer}}",
         child_view=f"{root}/maps/{child_level}/{{code}}{suffix}" if child_level else None,
         up=f"{root}/maps/{parent_level}/{parent_code}{suffix}" if parent_level else None,
+        panel=f"{root}/maps/{level}/{code}/panel?" + urlencode({"indicator": indicator}),
+        incidents=f"{root}/incidents/",
     )
 
 

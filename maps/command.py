@@ -37,13 +37,17 @@ class ViewUrls:
 
     ``tiles`` holds ``{layer}`` plus Leaflet's ``{z}/{x}/{y}``; ``live`` holds
     ``{layer}``; ``child_view`` holds ``{code}`` and is None when the children
-    (grids) have no view of their own.
+    (grids) have no view of their own. ``panel`` answers the KPIs, shading and
+    overdue list as they change; ``incidents`` is where a case's actions go
+    (``{incidents}{id}/{action}``).
     """
 
     tiles: str
     live: str
     child_view: str | None
     up: str | None
+    panel: str = ""
+    incidents: str = "/incidents/"
 
 
 @dataclass(frozen=True)
@@ -71,26 +75,37 @@ class _StartWall(MacroElement):
         {% endmacro %}""")
 
 
-def _children_geojson(view: CommandView, breaks: list[float]) -> dict[str, Any]:
-    by_code = {c.code: c for c in view.indicators}
-    indicator_style = style.INDICATOR_STYLES[view.indicator]
-    features = []
-    for child in view.children:
-        figures = by_code.get(child.code)
-        value = figures.value(view.indicator) if figures else None
-        features.append(
-            {
-                "type": "Feature",
-                "id": child.code,
-                "geometry": child.geometry,
-                "properties": {
-                    "code": child.code,
-                    "name": child.name,
-                    "value": style.format_value(indicator_style, value),
-                    "fill": style.shade(indicator_style, value, breaks),
-                },
-            }
-        )
+def child_fills(
+    indicator: str, indicators: Sequence[ChildIndicators]
+) -> tuple[list[float], dict[str, str], dict[str, str], bool]:
+    """Class breaks, each child's fill colour and shown value, and whether some child has no data.
+
+    The page shades its children with these, and the live poll answers the
+    same, so a reload and a poll never disagree.
+    """
+    indicator_style = style.INDICATOR_STYLES[indicator]
+    values = {c.code: c.value(indicator) for c in indicators}
+    breaks = style.class_breaks(list(values.values()), style=indicator_style)
+    fills = {code: style.shade(indicator_style, v, breaks) for code, v in values.items()}
+    shown = {code: style.format_value(indicator_style, v) for code, v in values.items()}
+    return breaks, fills, shown, any(v is None for v in values.values())
+
+
+def _children_geojson(view: CommandView, fills: dict[str, str], shown: dict[str, str]) -> dict[str, Any]:
+    features = [
+        {
+            "type": "Feature",
+            "id": child.code,
+            "geometry": child.geometry,
+            "properties": {
+                "code": child.code,
+                "name": child.name,
+                "value": shown.get(child.code, "–"),
+                "fill": fills.get(child.code, style.NO_DATA),
+            },
+        }
+        for child in view.children
+    ]
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -105,7 +120,7 @@ def _add_tiles(m: folium.Map, view: CommandView) -> dict[str, str]:
         "网格 Grids",
         {
             "vectorTileLayerStyles": {
-                "grids": {"weight": 1, "color": style.GRID_LINE, "fill": False, "opacity": 0.8}
+                "grids": {"weight": 1, "color": style.GRID_LINE, "fill": False, "opacity": 0.9}
             },
             "minZoom": 10,
             "maxNativeZoom": 18,
@@ -122,7 +137,7 @@ def _add_tiles(m: folium.Map, view: CommandView) -> dict[str, str]:
                     "weight": 0.5,
                     "color": style.BUILDING_FILL,
                     "fill": True,
-                    "fillOpacity": 0.3,
+                    "fillOpacity": 0.5,
                 }
             },
             "minZoom": 15,
@@ -138,8 +153,12 @@ def _add_tiles(m: folium.Map, view: CommandView) -> dict[str, str]:
 def _add_live_layers(m: folium.Map) -> dict[str, str]:
     """Empty containers that wall.js fills; each is one entry in the layer control."""
     layers: dict[str, str] = {}
+    # one cluster symbol for the page's own clustering and the feed's server-side
+    # clusters and area counts: a grey disc with the sum of the cases it holds
     cases = MarkerCluster(
-        name="在办案件 Open cases", options={"chunkedLoading": True, "maxClusterRadius": 50}
+        name="在办案件 Open cases",
+        options={"chunkedLoading": True, "maxClusterRadius": 50},
+        icon_create_function="function (cluster) { return wangge.clusterIcon(cluster); }",
     )
     cases.add_to(m)
     layers["cases"] = cases.get_name()
@@ -175,13 +194,19 @@ def _config(
         "refreshMs": view.refresh_s * 1000,
         "kiosk": view.kiosk,
         "cycleMs": view.kiosk_cycle_s * 1000,
+        "panel": view.urls.panel,
+        "indicator": view.indicator,
+        "incidents": view.urls.incidents,
         "colours": {
             "cases": style.CASE_STATUS_COLOURS,
             "overdue": style.OVERDUE_COLOUR,
             "teams": style.TEAM_STATUS_COLOURS,
             "water": style.WATER_STATE_COLOURS,
             "cameras": {"true": style.CAMERA_COLOURS[True], "false": style.CAMERA_COLOURS[False]},
-            "stall": style.STALL_FILL,
+            "cluster": style.CLUSTER_COLOUR,
+            "hollow": style.HOLLOW_STROKE,
+            "newRing": style.NEW_CASE_RING,
+            "stall": style.STALL_LINE,
         },
     }
     # "</" would close the script element the JSON sits in
@@ -200,20 +225,22 @@ def build_command_map(view: CommandView) -> folium.Map:
         zoom_control=not view.kiosk,
         control_scale=True,
         prefer_canvas=False,
+        # quarter steps: the area fills a 4K wall instead of sitting in a sea of margin
+        zoom_snap=0.25,
         max_zoom=view.basemap.max_zoom,
         maxZoom=view.basemap.max_zoom,
     )
     m.fit_bounds([[south, west], [north, east]])
     add_basemap(m, view.basemap)
 
-    breaks = style.class_breaks([c.value(view.indicator) for c in view.indicators])
+    breaks, fills, shown, no_data = child_fills(view.indicator, view.indicators)
     children = folium.GeoJson(
-        _children_geojson(view, breaks),
+        _children_geojson(view, fills, shown),
         name=panel.CHILD_NAMES[view.area.level],
         style_function=lambda f: {
             "fillColor": f["properties"]["fill"],
-            "fillOpacity": 0.45,
-            "color": "#e2e8f0",
+            "fillOpacity": 0.55,
+            "color": "#cbd5e1",
             "weight": 1.5,
         },
         highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.65},
@@ -248,7 +275,7 @@ def build_command_map(view: CommandView) -> folium.Map:
     body.add_child(
         Element(panel.panel_html(view.area.level, view.indicators, view.overdue, _child_urls(view)))
     )
-    body.add_child(Element(panel.legend_html(view.indicator, breaks)))
+    body.add_child(Element(panel.legend_html(view.indicator, breaks, no_data)))
     body.add_child(Element(_config(view, m, children, layers)))
     _StartWall().add_to(m)
     return m

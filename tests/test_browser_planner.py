@@ -119,7 +119,7 @@ def test_the_planner_posts_an_edit_and_draws_the_report(planner_server: tuple[st
         page.wait_for_selector("body[data-planner-state='reported']", state="attached")
         verdict = page.inner_text("#planner-verdict")
         table_rows = page.locator("#planner-workload tr").count()
-        red_paths = page.locator("path[stroke='#d7191c']").count()
+        red_paths = page.locator("path[stroke='#d55e00']").count()
         browser.close()
     assert errors == []
     assert verdict == "Problems found"
@@ -168,7 +168,7 @@ def test_unedited_split_and_dragged_grids_check_ok(planner_server: tuple[str, st
         status = page.inner_text("#planner-status")
         split = check_and_shoot(page, folder, "split")
         rows = page.locator("#planner-workload tr").count()
-        red = page.locator("path[stroke='#d7191c']").count()
+        red = page.locator("path[stroke='#d55e00']").count()
         shared, left_at_old, at_new = page.evaluate(DRAG_A_SHARED_VERTEX)
         dragged = check_and_shoot(page, folder, "dragged")
         browser.close()

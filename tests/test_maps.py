@@ -107,15 +107,16 @@ def test_names_are_escaped_in_the_panel() -> None:
 def test_children_are_shaded_by_the_indicator() -> None:
     html = render_command_page(sample_view(indicator="overdue_cases"))
     s = style.INDICATOR_STYLES["overdue_cases"]
-    breaks = style.class_breaks([3, 0])
+    breaks = style.class_breaks([3, 0], style=s)
     assert style.shade(s, 3, breaks) in html and style.shade(s, 0, breaks) in html
     assert style.shade(s, 3, breaks) != style.shade(s, 0, breaks)
 
 
 def test_on_time_rate_shades_high_as_good_and_none_as_no_data() -> None:
     s = style.INDICATOR_STYLES["on_time_rate"]
-    breaks = style.class_breaks([0.2, 1.0])
-    assert style.shade(s, 1.0, breaks) == "#fee5d9"  # lightest: good
+    breaks = style.class_breaks([0.2, 1.0], style=s)
+    assert style.shade(s, 1.0, breaks) == style.RAMP[0]  # the good end of the ramp
+    assert style.shade(s, 0.2, breaks) == style.RAMP[-1]
     assert style.shade(s, None, breaks) == style.NO_DATA
     assert style.format_value(s, 0.75) == "75%" and style.format_value(s, None) == "–"
 
@@ -236,3 +237,31 @@ def test_gcj02_basemap_shifts_the_page(demo_ro: str) -> None:
 def test_static_assets_are_served(client_ro: TestClient) -> None:
     assert client_ro.get("/static/wangge/wall.js").status_code == 200
     assert client_ro.get("/static/vendor/leaflet@1.9.3/dist/leaflet.js").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("values", "labels"),
+    [
+        ([0, 1, 2, 3], ["0", "1", "2", "3"]),  # issue 11 saw "≤2, 2–2, 2–3"
+        ([0, 0, 0], ["0"]),  # and "≤0, 0–0"
+        ([2, 2], ["0–2"]),
+        ([0, 3, 57], ["0", "1–15", "16–30", "31–45", "46–57"]),
+    ],
+)
+def test_class_breaks_never_repeat_and_zero_is_its_own_class(values: list[int], labels: list[str]) -> None:
+    s = style.INDICATOR_STYLES["open_cases"]
+    breaks = style.class_breaks(values, style=s)
+    entries = style.legend_entries(s, breaks)
+    assert [label for _, label in entries] == labels
+    assert len({colour for colour, _ in entries}) == len(entries)
+    for v in values:  # every value is shaded with the colour of the class its label covers
+        colour = style.shade(s, v, breaks)
+        label = dict(entries)[colour]
+        low, _, high = label.partition("–")
+        assert int(low) <= v <= int(high or low)
+
+
+def test_percent_breaks_are_whole_percents_as_shown() -> None:
+    s = style.INDICATOR_STYLES["on_time_rate"]
+    entries = style.legend_entries(s, style.class_breaks([0.801, 0.804, None], style=s), no_data=True)
+    assert [label for _, label in entries] == ["0%–80%", "无数据 no data"]

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Resp
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, model_validator
 
-from api.auth import CurrentPrincipal, Principal
+from api.auth import CurrentPrincipal, Principal, Unauthenticated
 from api.deps import ConnDep, SettingsDep
 from api.params import CRS_HELP, CommunityCode
+from api.routers.maps import PagePrincipal, keep_token, sign_in_page
 from geo.crs import parse_crs
 from geo.planning import service
 from geo.planning.report import ReportOptions
@@ -134,10 +135,23 @@ async def publish_proposal(
     return answer
 
 
+@router.get("/planning/communities/{code}/workload", summary="Each grid in force with its workload")
+async def grid_workload(code: CommunityCode, conn: ConnDep, principal: CurrentPrincipal) -> dict[str, Any]:
+    """Residents, households, buildings, stall zones, cameras and 90-day cases per current grid."""
+    planner_of(principal, code)
+    return {"community": code, "grids": await service.current_workload(conn, code)}
+
+
 @router.get("/maps/planner/{code}", response_class=HTMLResponse, summary="The planner's map of a community")
-async def planner_map(code: CommunityCode, conn: ConnDep, principal: CurrentPrincipal,
-                      ) -> HTMLResponse:
-    """Edit the community's grids in the browser, post them as a proposal, see the report."""
+async def planner_map(request: Request, code: CommunityCode, conn: ConnDep, principal: PagePrincipal,
+                      ) -> Response:
+    """Edit the community's grids in the browser, post them as a proposal, see the report, publish.
+
+    A browser without a token gets the sign-in page; a ``?token=`` is kept as
+    a cookie for the page's tiles and API calls.
+    """
+    if isinstance(principal, Unauthenticated):
+        return sign_in_page(request, str(principal))
     planner_of(principal, code)
     place = await store.community(conn, code)
-    return HTMLResponse(planner_page(place.code, place.name, place.geom.bounds))
+    return keep_token(request, HTMLResponse(planner_page(place.code, place.name, place.geom.bounds)))

@@ -25,7 +25,7 @@ from geo.planning.operations import apply_operations
 from geo.planning.parse import planned_grids
 from geo.planning.partition import suggest_partition
 from geo.planning.report import ReportOptions, check_proposal
-from geo.planning.workload import AssetPoints, Assets
+from geo.planning.workload import AssetPoints, Assets, workload
 from layers import planning as store
 from layers.errors import InvalidInput
 
@@ -75,6 +75,16 @@ async def _context(conn: AsyncConnection, code: str) -> _Context:
     current = [CurrentGrid(g.id, g.code, g.name, g.geom, g.worker_name, g.worker_phone)
                for g in grids]
     return _Context(place, current, assets, frame)
+
+
+async def current_workload(conn: AsyncConnection, code: str) -> list[dict[str, Any]]:
+    """Each grid in force with its workload (residents, buildings, 90-day cases, ...); nothing is stored.
+
+    The planner's map shows this before any proposal is made.
+    """
+    ctx = await _context(conn, code)
+    rows = workload(ctx.assets, np.array([g.geom for g in ctx.current], dtype=object))
+    return [{"code": g.code, "name": g.name, **row} for g, row in zip(ctx.current, rows, strict=True)]
 
 
 def _stored_features(planned: list[PlannedGrid]) -> dict[str, Any]:
