@@ -3,8 +3,10 @@
 小事不出社区、中事不出街道: a case still open past its deadline rises from the
 community to the street, then to the district, each rise logged as done by
 ``wangge`` (the service itself). Every worker process runs the timer; that
-is safe because escalation moves the deadline in the same statement, so a
-case another worker has just raised no longer matches.
+is safe because escalation locks the cases it raises (passing over those
+another worker holds) and moves their deadline in the same transaction, so
+a case another worker has just raised no longer matches. The new deadline
+is counted on the district's working-time calendar (``layers.time``).
 """
 
 from __future__ import annotations
