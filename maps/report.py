@@ -162,6 +162,7 @@ def report_page(evaluation: Evaluation, root_path: str = "") -> str:
 <html lang="zh-CN"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(title)}</title>{fonts}
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="{static}/wangge/report.css">
 <script defer src="{static}/wangge/report.js"></script>
 </head><body>

@@ -31,12 +31,19 @@ CHINA = timezone(timedelta(hours=8))
 DISPATCH_LIMIT = timedelta(minutes=30)  # the documented dispatch limit
 ROLE = {"dispatch": "dispatcher", "reassign": "dispatcher", "handle": "dispatcher", "feedback": "dispatcher",
         "verify": "operator", "close": "operator", "return": "operator", "reject": "operator",
-        "mark_duplicate": "operator", "escalate": "dispatcher"}
+        "mark_duplicate": "operator", "escalate": "dispatcher", "request_extension": "dispatcher",
+        "request_suspension": "dispatcher", "approve": "operator", "refuse": "operator", "resume": "dispatcher",
+        "support_feedback": "dispatcher", "release": "dispatcher"}
+# time and teams (layers/time): delays asked by the handling side, decided by the level above
+TIME_STEPS = ["request_extension", "request_suspension", "approve", "approve", "refuse", "resume",
+              "support_feedback", "support_feedback", "release"]
 NEXT = {"accepted": ["dispatch", "dispatch", "dispatch", "reject", "escalate", "mark_duplicate"],
-        "dispatched": ["handle", "handle", "handle", "reassign", "reject"],
-        "handling": ["feedback", "feedback", "feedback", "escalate"],
+        "dispatched": ["handle", "handle", "handle", "reassign", "reject", *TIME_STEPS],
+        "handling": ["feedback", "feedback", "feedback", "escalate", *TIME_STEPS],
         "feedback": ["verify", "return"],
         "verified": ["close", "close", "close", "return"]}
+NEEDS_REASON = ("reassign", "reject", "return", "escalate", "request_extension", "request_suspension", "refuse",
+                "support_feedback", "release")
 
 
 # --- the history ------------------------------------------------------------------------------------------
@@ -53,6 +60,31 @@ def _categories(url: str) -> list[str]:
         return [r[0] for r in conn.execute("SELECT code FROM catalogue ORDER BY code")]
 
 
+def _team_types(url: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        return [r[0] for r in conn.execute("SELECT code FROM team_types ORDER BY code")]
+
+
+def _level_above(url: str, case_id: int) -> str:
+    """The area that decides the case's delay requests: its street for a community-level case, else the district."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT level, street_code FROM incidents WHERE id = %s", (case_id,)).fetchone()
+    assert row is not None
+    return str(row[1]).strip() if row[0] == "community" else "340111"
+
+
+def _free_teams(client: TestClient, url: str, case_id: int, types: list[str], rng: random.Random) -> list[int]:
+    """One or two free teams near the case, of a type other than the lead's (of other bodies)."""
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT ST_X(i.geom), ST_Y(i.geom), k.team_type FROM incidents i "
+                           "JOIN catalogue k ON k.code = i.category_code WHERE i.id = %s", (case_id,)).fetchone()
+    assert row is not None
+    team_type = rng.choice([t for t in types if t != row[2]])
+    found = client.get("/teams/nearest", params={"lon": row[0], "lat": row[1], "type": team_type,
+                                                 "k": rng.choice([1, 2])})
+    return [team["id"] for team in found.json().get("teams", [])]
+
+
 def _backdate(url: str, case_id: int, rng: random.Random) -> None:
     """File the case earlier (up to 40 h ago) with a short or long deadline, as an old report would be."""
     hours_ago = rng.uniform(0.2, 40)
@@ -61,6 +93,27 @@ def _backdate(url: str, case_id: int, rng: random.Random) -> None:
         conn.execute("UPDATE incidents SET reported_at = now() - %s * interval '1 hour', "
                      "deadline = now() - %s * interval '1 hour' + %s * interval '1 hour' WHERE id = %s",
                      (hours_ago, hours_ago, limit, case_id))
+
+
+def _step_body(client: TestClient, url: str, rng: random.Random, action: str, case_id: int, ids: list[int],
+               supporters: list[int], types: list[str], pending: bool) -> dict[str, Any] | None:
+    """The body of a step (None: the step makes no sense now, skip it)."""
+    body: dict[str, Any] = {}
+    if action in NEEDS_REASON:
+        body["reason"] = "测试"
+    if action == "mark_duplicate":
+        body["duplicate_of"] = rng.choice([i for i in ids if i != case_id])
+    if action in ("request_extension", "request_suspension"):
+        body["minutes"] = rng.choice([30, 120, 600])
+    if action in ("approve", "refuse") and not pending:
+        return None
+    if action in ("support_feedback", "release"):
+        if not supporters:
+            return None
+        body["team_id"] = rng.choice(supporters)
+    if action == "dispatch" and rng.random() < 0.4:  # joint dispatch: a lead and one or two supporters
+        body["support_teams"] = _free_teams(client, url, case_id, types, rng)
+    return body
 
 
 def build_history(client: TestClient, url: str, seed: int, count: int = 30) -> list[int]:
@@ -75,22 +128,31 @@ def build_history(client: TestClient, url: str, seed: int, count: int = 30) -> l
         ids.append(made.json()["id"])
         if rng.random() < 0.6:
             _backdate(url, ids[-1], rng)
+    types = _team_types(url)
     for case_id in ids:
-        status = "accepted"
-        for _ in range(rng.randrange(0, 14)):
+        status, supporters, pending = "accepted", [], False
+        for _ in range(rng.randrange(0, 16)):
             if status not in NEXT:
                 break
             action = rng.choice(NEXT[status])
-            body: dict[str, Any] = {}
-            if action in ("reassign", "reject", "return", "escalate"):
-                body["reason"] = "测试"
-            if action == "mark_duplicate":
-                body["duplicate_of"] = rng.choice([i for i in ids if i != case_id])
+            area = _level_above(url, case_id) if action in ("approve", "refuse") else "340111"
+            body = _step_body(client, url, rng, action, case_id, ids, supporters, types, pending)
+            if body is None:
+                continue
             reply = client.post(f"/incidents/{case_id}/{action}", json=body or None,
-                                headers=auth(client, ROLE[action]))
-            assert reply.status_code in (200, 409), reply.text  # 409: no free team, or already at the top
+                                headers=auth(client, ROLE[action], area))
+            # 409: no free team, a limit reached, no request pending, supporters still at work...
+            # 403: a district-level case's request has no level above to decide it; 404: no pause to resume
+            assert (reply.status_code in (200, 409) or (reply.status_code == 403 and area == "340111")
+                    or (reply.status_code == 404 and action == "resume")), reply.text
             if reply.status_code == 200:
                 status = reply.json()["status"]
+                if action == "dispatch":
+                    supporters = list(body.get("support_teams", []))
+                elif action in ("support_feedback", "release"):
+                    supporters.remove(body["team_id"])
+                pending = action in ("request_extension", "request_suspension") or (
+                    pending and action not in ("approve", "refuse"))
     return ids
 
 
@@ -230,6 +292,14 @@ def _period() -> tuple[date, date]:
 @pytest.mark.parametrize("seed", [13, 2026])
 def test_figures_agree_with_the_event_log_at_every_level(client_rw: TestClient, demo_rw: str, seed: int) -> None:
     ids = build_history(client_rw, demo_rw, seed)
+    with psycopg.connect(demo_rw) as conn:
+        kinds = {row[0] for row in conn.execute(
+            "SELECT CASE WHEN details ? 'stage_end' THEN 'stage_end' END FROM incident_events "
+            "WHERE incident_id = ANY(%s) UNION SELECT action FROM incident_events WHERE incident_id = ANY(%s) "
+            "UNION SELECT 'joint' FROM incident_events WHERE incident_id = ANY(%s) "
+            "AND jsonb_array_length(coalesce(details -> 'assignments', '[]')) > 1", (ids, ids, ids))}
+    # the history took every kind of step the figures depend on, working-time records included
+    assert {"stage_end", "return", "approve", "joint", "close", "reject"} <= kinds, kinds
     with psycopg.connect(demo_rw) as conn:
         grid, community, street = conn.execute(
             "SELECT grid_code, community_code, street_code FROM incidents WHERE id = %s", (ids[0],)).fetchone()
