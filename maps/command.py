@@ -265,6 +265,14 @@ def build_command_map(view: CommandView) -> folium.Map:
     root = cast(Figure, m.get_root())
     # no favicon request: it would be a 404 in the console of every wall
     root.header.add_child(Element('<link rel="icon" href="data:,">'), name="wangge_no_favicon")
+    # Before Leaflet loads: on a 4K wall Leaflet's 3D transforms make every pane and
+    # marker a compositor layer, and software-rendering Chromium then leaves whole
+    # parts of the map unpainted after a flight. 2D positioning paints everything
+    # (flights become jumps there).
+    root.header.add_child(
+        Element("<script>window.L_DISABLE_3D = screen.width * (window.devicePixelRatio || 1) >= 2560;</script>"),
+        name="wangge_no_3d",
+    )
     add_font(m)
     root.header.add_child(CssLink(WALL_CSS), name="wangge_wall_css")
     root.header.add_child(JavascriptLink(WALL_JS), name="wangge_wall_js")

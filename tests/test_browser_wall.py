@@ -333,3 +333,31 @@ def test_operators_verify_close_and_return_from_the_popup(wall: Wall, browser: B
     popup_of(page, third)
     assert page.locator(".leaflet-popup button[data-action]").count() == 0
     page.close()
+
+
+# Points of a 9x9 lattice over the map that no loaded grid tile covers (vector tiles take no
+# pointer events, so coverage is read from the tiles' boxes, not from elementFromPoint).
+UNDRAWN = """() => {
+    const box = document.querySelector('.folium-map').getBoundingClientRect();
+    const tiles = [...document.querySelectorAll('.leaflet-tile.leaflet-tile-loaded')]
+        .map(t => t.getBoundingClientRect());
+    const blank = [];
+    for (let i = 1; i < 10; i++) for (let j = 1; j < 10; j++) {
+        const x = box.left + box.width * i / 10, y = box.top + box.height * j / 10;
+        if (!tiles.some(r => r.left <= x && x <= r.right && r.top <= y && y <= r.bottom)) blank.push([i, j]);
+    }
+    return blank;
+}"""
+
+
+def test_kiosk_flights_leave_nothing_undrawn_at_4k(wall: Wall, browser: Browser) -> None:
+    page, errors = open_wall(
+        browser, f"{wall.base}/maps/district/340111?kiosk=true&cycle=4000&token={wall.operator}", (3840, 2160))
+    page.wait_for_function("Number(document.body.dataset.kioskStop) >= 2")
+    page.evaluate("() => wangge.pauseKiosk()")  # hold the view the second flight went to
+    page.wait_for_function("Number(document.body.dataset.redrawnAt) > 0 && !wangge.map._animatingZoom")
+    # after the flight every part of the 4K map gets its tiles (a condition, not a time)
+    page.wait_for_function(f"({UNDRAWN})().length === 0", timeout=120_000)
+    page.screenshot(path=str(ARTIFACTS / "wall-kiosk-3840x2160.png"), timeout=120_000)
+    assert errors == []
+    page.close()

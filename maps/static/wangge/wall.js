@@ -371,7 +371,7 @@
     children.eachLayer(function (l) { stops.push({ bounds: l.getBounds(), code: l.feature.properties.code }); });
     var whole = L.latLngBounds([cfg.bounds[1], cfg.bounds[0]], [cfg.bounds[3], cfg.bounds[2]]);
     stops.push({ bounds: whole, code: null });
-    setInterval(function () {
+    var timer = setInterval(function () {
       var stop = stops[i % stops.length]; i += 1;
       map.once("moveend", redrawAll);
       map.flyToBounds(stop.bounds, { duration: 1.5 });
@@ -380,6 +380,8 @@
       });
       document.body.dataset.kioskStop = String(i);
     }, ms("cycle", cfg.cycleMs));
+    // a wall's operator (or a test) can hold the view where it is
+    window.wangge.pauseKiosk = function () { clearInterval(timer); };
   }
 
   // narrow screens: the panel is a drawer opened from the header; the legend folds to its shading part
