@@ -29,6 +29,9 @@ from maps.basemap import Basemap, add_basemap
 PLAIN = Basemap()
 WALL_JS = f"{STATIC_URL_PREFIX}/wangge/wall.js"
 WALL_CSS = f"{STATIC_URL_PREFIX}/wangge/wall.css"
+# cameras and their sectors, sensor alarms and charts (issue 10): extends wall.js
+WALL_SENSING_JS = f"{STATIC_URL_PREFIX}/wangge/wall_sensing.js"
+WALL_SENSING_CSS = f"{STATIC_URL_PREFIX}/wangge/wall_sensing.css"
 
 
 @dataclass(frozen=True)
@@ -276,6 +279,8 @@ def build_command_map(view: CommandView) -> folium.Map:
     add_font(m)
     root.header.add_child(CssLink(WALL_CSS), name="wangge_wall_css")
     root.header.add_child(JavascriptLink(WALL_JS), name="wangge_wall_js")
+    root.header.add_child(CssLink(WALL_SENSING_CSS), name="wangge_wall_sensing_css")
+    root.header.add_child(JavascriptLink(WALL_SENSING_JS), name="wangge_wall_sensing_js")
     body = root.html
     body.add_child(
         Element(panel.header_html(view.area.level, view.area.name, view.area.code, view.urls.up))
