@@ -17,13 +17,15 @@ import argparse
 import asyncio
 import statistics
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 
 import psycopg
+from psycopg import sql
 
 from bench.common import throwaway_demo
 from layers.db import open_pool
-from layers.time.evaluation import Period, evaluate
+from layers.time.evaluation import DISPATCH_LIMIT, WORK_MEM, Period, evaluate
+from layers.time.evaluation_sql import BOUNDARY_ACTIONS, evaluation_query
 
 MONTH = Period(date(2025, 6, 1), date(2025, 6, 30))
 
@@ -103,10 +105,22 @@ async def _time_evaluation(url: str, area: str, runs: int) -> tuple[float, int]:
     return statistics.median(times), int(result.total["cases"])
 
 
+def explain(url: str) -> None:
+    """Print EXPLAIN ANALYZE of the district month's aggregate."""
+    params = {"district": "340111", "area": "340111", "start": MONTH.start, "end": MONTH.end,
+              "as_of": datetime.now(UTC), "dispatch_limit": DISPATCH_LIMIT, "boundary": list(BOUNDARY_ACTIONS)}
+    with psycopg.connect(url) as conn:
+        conn.execute(f"SET work_mem = '{WORK_MEM}'")
+        plan = conn.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS) ") + evaluation_query("district_code", "street_code"),
+                            params).fetchall()
+    print("\n".join(row[0] for row in plan))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=100_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--explain", action="store_true", help="print the district query's plan too")
     args = parser.parse_args()
     with throwaway_demo(durable=True) as url:
         fill_month(url, args.cases)
@@ -116,6 +130,8 @@ def main() -> None:
         print(f"{'baseline: count(*) of the month cases':<40}{'':>9}{count_cases * 1000:>10.1f}{1:>17.1f}")
         print(f"{'baseline: count(*) of their events':<40}{'':>9}{count_events * 1000:>10.1f}"
               f"{count_events / count_cases:>17.1f}{1:>18.1f}")
+        if args.explain:
+            explain(url)
         for label, area in (("evaluate: district 340111", "340111"), ("evaluate: street 340111001", "340111001")):
             took, cases = asyncio.run(_time_evaluation(url, area, args.runs))
             print(f"{label:<40}{cases:>9}{took * 1000:>10.1f}{took / count_cases:>17.1f}"

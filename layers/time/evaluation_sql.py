@@ -27,7 +27,7 @@ COUNTS = ("cases", "filed", "dispatch_due", "dispatched_on_time", "dispatched", 
 # A stage's time: the working minutes its ``stage_end`` record states, else (a log written before
 # working-time calendars: the demo's history, imports) the elapsed time since the stage began, i.e.
 # since the case's previous stage-boundary event. Whole microseconds, so sums are exact.
-_STAGE_US = """coalesce(round((b.stage_end ->> 'working_minutes')::numeric * 60000000)::bigint,
+_STAGE_US = """coalesce(b.stated_us,
                   (extract(epoch FROM b.at - coalesce(b.previous_at, b.reported_at)) * 1000000)::bigint)"""
 
 _QUERY = """
@@ -39,35 +39,45 @@ WITH cohort AS (
     WHERE i.district_code = %(district)s AND i.{area_column} = %(area)s
       AND i.reported_at >= %(start)s AND i.reported_at < %(end)s
 ),
-logged AS (
-    -- every event of the cohort once, beside its case; an inner join, so no plan can re-read the log per case
-    SELECT c.*, e.id AS event_id, e.at, e.action,
-           e.action = ANY(%(boundary)s) AS boundary,
+steps AS (
+    -- every event of the cohort once, beside its case (an inner join, so no plan re-reads the log per
+    -- case), reduced to scalars before the window sorts them (OFFSET 0 keeps the JSON out of the sort)
+    SELECT c.id, c.child, c.team_id, c.status, c.filed, c.dispatchable, c.reported_at, c.deadline,
+           e.id AS event_id, e.at, e.action, e.action = ANY(%(boundary)s) AS boundary,
            -- the stage an event ends is the stage of the status it leaves
            CASE WHEN e.action = ANY(%(boundary)s) AND e.action <> 'accept' THEN
                CASE e.from_status WHEN 'accepted' THEN 'dispatch' WHEN 'dispatched' THEN 'handle'
                    WHEN 'handling' THEN 'handle' WHEN 'feedback' THEN 'verify' WHEN 'verified' THEN 'feedback' END
            END AS stage,
-           e.details -> 'stage_end' AS stage_end,
-           (e.details -> 'stage_start' ->> 'due_at')::timestamptz AS start_due,
-           lag(e.at) OVER (PARTITION BY e.incident_id, e.action = ANY(%(boundary)s) ORDER BY e.id) AS previous_at
+           (e.details -> 'stage_end' ->> 'on_time')::boolean AS stated_on_time,
+           round((e.details -> 'stage_end' ->> 'working_minutes')::numeric * 60000000)::bigint AS stated_us,
+           (e.details -> 'stage_start' ->> 'due_at')::timestamptz AS start_due
     FROM cohort AS c JOIN incident_events AS e ON e.incident_id = c.id
+    OFFSET 0
+),
+logged AS (
+    SELECT s.*, lag(s.at) OVER (PARTITION BY s.id, s.boundary ORDER BY s.event_id) AS previous_at
+    FROM steps AS s
 ),
 folded AS (
-    SELECT b.id, b.child, b.team_id, b.status, b.filed, b.dispatchable, b.reported_at, b.deadline,
+    -- one row per case; its own columns are the same on each of its rows (min() just picks them)
+    SELECT b.id, min(b.child) AS child, min(b.team_id) AS team_id, min(b.status) AS status,
+           bool_and(b.filed) AS filed, bool_and(b.dispatchable) AS dispatchable,
+           min(b.reported_at) AS reported_at, min(b.deadline) AS deadline,
            bool_or(b.action = 'dispatch') AS dispatched,
-           coalesce(bool_or(b.action = 'dispatch' AND coalesce((b.stage_end ->> 'on_time')::boolean,
+           coalesce(bool_or(b.action = 'dispatch' AND coalesce(b.stated_on_time,
                                                                b.at <= b.reported_at + %(dispatch_limit)s)), false)
                AS dispatched_on_time,
            min(b.start_due) FILTER (WHERE b.action = 'accept') AS dispatch_due_at,
            max(b.event_id) FILTER (WHERE b.action = 'feedback') AS last_feedback,
            max(b.event_id) FILTER (WHERE b.action = 'return') AS last_return,
            count(*) FILTER (WHERE b.action = 'return') AS returns,
-           (array_agg(coalesce((b.stage_end ->> 'on_time')::boolean, b.at <= b.deadline) ORDER BY b.event_id DESC)
-               FILTER (WHERE b.action = 'feedback'))[1] AS feedback_on_time,
+           -- whether the last feedback was on time: the pair with the highest event id
+           (max(ARRAY[b.event_id, coalesce(b.stated_on_time, b.at <= b.deadline)::int])
+               FILTER (WHERE b.action = 'feedback'))[2] = 1 AS feedback_on_time,
            {stage_sums}
     FROM logged AS b
-    GROUP BY b.id, b.child, b.team_id, b.status, b.filed, b.dispatchable, b.reported_at, b.deadline
+    GROUP BY b.id
 ),
 cases AS (
     SELECT f.child, f.team_id, f.filed, f.status, f.dispatchable, f.dispatched, f.dispatched_on_time,
