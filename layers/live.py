@@ -53,8 +53,8 @@ def points_of(rows: list[dict[str, Any]]) -> list[LivePoint]:
     return [LivePoint(r["id"], r["lon"], r["lat"], _properties(r)) for r in rows]
 
 
-POINT_LAYER_MAX = 1000
-"""More points than this in view come as clusters (a wall polls them every 15 s)."""
+POINT_LAYER_MAX = 600
+"""More points than this in view come as clusters: 600 waterlogging points with their sensors are ~210 KB."""
 CLUSTERS_ACROSS = 24
 
 

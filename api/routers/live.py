@@ -161,7 +161,9 @@ LIVE_LAYERS: dict[str, LiveLayer] = {
     "waterlogging": LiveLayer(("waterlogging_points",), _water, clock_s=15, shared=True),
     "cameras": LiveLayer(("cameras",), _cameras, shared=True),
     "stall_zones": LiveLayer(("stall_zones",), _stalls, shared=True),
-    "heat": LiveLayer(("incidents",), _heat, clock_s=600),
+    # the week's heat, recomputed once a minute for every wall (not on each new case): its cost
+    # follows the week's cases, so walls share one reading
+    "heat": LiveLayer((), _heat, clock_s=60, shared=True),
 }
 LiveName = Literal["cases", "teams", "waterlogging", "cameras", "stall_zones", "heat"]
 Display = Literal["wgs84", "gcj02"]
