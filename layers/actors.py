@@ -3,6 +3,9 @@
 The area is a district, street or community code. GB/T 30428 codes nest by
 prefix, so an area covers a place exactly when the place's code starts with
 the area's code. Admins may take any role's action, in their area only.
+A ``sensor`` token is a gateway's or device's: it may write readings of the
+sensors in its area (``POST /sensors/readings``, MQTT has its own broker
+access) and read, nothing else.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import dataclass
 
 from layers.errors import Forbidden
 
-ROLES = ("operator", "dispatcher", "planner", "admin", "grid_worker")
+ROLES = ("operator", "dispatcher", "planner", "admin", "grid_worker", "sensor")
 
 
 @dataclass(frozen=True)

@@ -198,3 +198,12 @@ def test_an_alarm_opens_one_case_updates_it_clears_and_reopens(client_rw: TestCl
     assert _count(demo_rw, cases) == before + 1
     case = client_rw.get(f"/incidents/{case_id}", headers=auth(client_rw, "dispatcher")).json()
     assert case["status"] == "handling" and case["events"][-1]["action"] == "return"
+
+
+def test_a_sensor_token_writes_readings_and_nothing_else(client_rw: TestClient, demo_rw: str) -> None:
+    s = _sensor(demo_rw)
+    headers = auth(client_rw, "sensor")
+    item = [{"sensor": s["code"], "time": datetime.now(UTC).isoformat(), "value": 1.0}]
+    assert client_rw.post("/sensors/readings", json=item, headers=headers).json()["stored"] == 1
+    case = {"category": "10.04", "channel": "sensor", "description": "x", "location": {"lon": 117.3, "lat": 31.8}}
+    assert client_rw.post("/incidents", json=case, headers=headers).status_code == 403

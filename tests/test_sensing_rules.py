@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layers.sensing.rules import State, Thresholds, on_reading, on_tick
+from layers.sensing.rules import State, Thresholds, on_reading, on_readings, on_tick
 
 T0 = datetime(2026, 7, 1, tzinfo=UTC)
 RULE = Thresholds(warn=20.0, alarm=40.0, clear=30.0, min_duration_s=60, offline_after_s=600, cooldown_s=900)
@@ -178,3 +178,19 @@ def test_at_most_one_case_is_open_at_a_time(events: list[Event]) -> None:
         elif kind == "clear":
             open_now -= 1
         assert open_now in (0, 1)
+
+
+@given(sequences())
+def test_a_batch_gives_what_the_readings_one_by_one_give(events: list[Event]) -> None:
+    readings = [(T0 + timedelta(seconds=s), v) for kind, s, v in events if kind == "r"]
+    for rule in (RULE, Thresholds(warn=20.0, alarm=None, clear=None)):
+        state, one_by_one = State(), []
+        for time, value in readings:
+            state, actions = on_reading(state, rule, time, value)
+            one_by_one.extend(actions)
+        assert on_readings(State(), rule, readings) == (state, one_by_one)
+        # and from a state carried over, split anywhere
+        half = len(readings) // 2
+        first, actions = on_readings(State(), rule, readings[:half])
+        rest, more = on_readings(first, rule, readings[half:])
+        assert (rest, actions + more) == (state, one_by_one)

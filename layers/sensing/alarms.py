@@ -38,7 +38,7 @@ from layers import incidents, loop
 from layers.actors import Actor
 from layers.errors import WanggeError
 from layers.rows import all_rows, one_row
-from layers.sensing.rules import Action, State, on_reading, on_tick
+from layers.sensing.rules import Action, State, on_readings, on_tick
 from layers.sensing.sensors import Sensor, by_ids
 
 log = logging.getLogger(__name__)
@@ -183,10 +183,7 @@ async def evaluate(conn: AsyncConnection, sensors: dict[int, Sensor],
     happened: list[dict[str, Any]] = []
     for sensor_id in sorted(readings):
         sensor, state = sensors[sensor_id], states[sensor_id]
-        actions: list[Action] = []
-        for time, value in sorted(readings[sensor_id]):
-            state, more = on_reading(state, sensor.thresholds, time, value)
-            actions.extend(more)
+        state, actions = on_readings(state, sensor.thresholds, sorted(readings[sensor_id]))
         states[sensor_id] = await _carry_out(conn, sensor, state, actions, options)
         happened.extend({"sensor": sensor.code, "action": a.kind, "time": a.time.isoformat(),
                          "case_id": states[sensor_id].case_id}

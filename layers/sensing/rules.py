@@ -150,3 +150,34 @@ def on_tick(state: State, t: Thresholds, now: datetime) -> tuple[State, list[Act
         actions.append(Action("offline", now))
     return state, actions
 
+
+
+def on_readings(state: State, t: Thresholds, readings: list[tuple[datetime, float]]) -> tuple[State, list[Action]]:
+    """:func:`on_reading` over ``readings`` in time order, with a fast path for the quiet ones.
+
+    A reading that cannot change anything but the last value (the sensor is
+    online, nothing pending or raised, the value below the alarm level and on
+    the same displayed level) is only remembered; the full step runs for the
+    others. Equal to folding :func:`on_reading` (tested), at a fraction of the
+    cost on a batch of ordinary readings.
+    """
+    actions: list[Action] = []
+    last: tuple[datetime, float] | None = None
+    for time, value in readings:
+        seen = last[0] if last is not None else state.last_time
+        if seen is not None and time <= seen:
+            continue
+        quiet = (not state.offline and state.level != "alarm" and state.pending_since is None
+                 and (t.alarm is None or value < t.alarm)
+                 and (_displayed(value, t) if t.alarm is None or value < t.alarm else "warn") == state.level
+                 and state.last_time is not None)
+        if quiet:
+            last = (time, value)
+            continue
+        if last is not None:
+            state, last = replace(state, last_time=last[0], last_value=last[1]), None
+        state, more = on_reading(state, t, time, value)
+        actions.extend(more)
+    if last is not None:
+        state = replace(state, last_time=last[0], last_value=last[1])
+    return state, actions
