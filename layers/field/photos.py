@@ -125,8 +125,11 @@ async def store(conn: AsyncConnection, root: Path, case: dict[str, Any], stage: 
                 raise StoreError("the photo could not be recorded")
             relative = Path(case["district_code"]) / str(case["id"]) / f"{row['id']}.{photo.suffix}"
             target = root / relative
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(photo.data)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(photo.data)
+            except OSError as exc:  # a full or read-only disk: the rows roll back with the transaction
+                raise StoreError("the photo store cannot be written") from exc
             await conn.execute("UPDATE case_photos SET path = %s WHERE id = %s", (str(relative), row["id"]))
             ids.append(int(row["id"]))
     return ids

@@ -23,7 +23,7 @@
   const state = {
     point: null, raw: null, address: null, place: null, category: null, teams: [], team: null,
     caseId: null, caseData: null, key: null, queue: { new: [], overdue: [], returned: [] }, queueKind: "new",
-    catalogue: [], cameras: false,
+    catalogue: [], cameras: false, callCase: null,
   };
 
   // ---- API ------------------------------------------------------------------------------------
@@ -158,7 +158,8 @@
   async function setPoint(lon, lat, raw, fly) {
     state.point = { lon, lat };
     state.raw = raw || { x: lon, y: lat, crs: "wgs84" };
-    state.key = null; // a new place is a new call: a new idempotency key
+    state.key = null; // a new place is a new call: a new idempotency key, no case filed yet
+    state.callCase = null;
     if (!pin) {
       pin = L.marker([lat, lon], { draggable: true, icon: pinIcon, keyboard: true, title: "案发位置 place" })
         .addTo(map);
@@ -335,7 +336,9 @@
     const original = Number(button.dataset.dup);
     try {
       // the call is kept, as a duplicate of the case already open
-      const id = state.caseId && state.caseData && state.caseData.status === "accepted" ? state.caseId : await fileCase();
+      // the case this call already filed (still accepted), else file the call now
+      const own = state.callCase && state.caseId === state.callCase && state.caseData.status === "accepted";
+      const id = own ? state.callCase : await fileCase();
       await post(`/incidents/${id}/mark_duplicate`, { duplicate_of: original });
       await loadCase(id);
       refreshQueue();
@@ -379,6 +382,9 @@
       location: { lon: state.raw.x, lat: state.raw.y, crs: state.raw.crs },
     };
     const created = await post("/incidents", body, { "Idempotency-Key": state.key });
+    // filed: the next submit is another case; the key only guarded this one against a repeated request
+    state.key = null;
+    state.callCase = created.id;
     return created.id;
   }
   $("call-form").addEventListener("submit", async (event) => {
