@@ -394,6 +394,9 @@ def test_default_period_is_the_current_month_in_china(client_ro: TestClient) -> 
     ({"area": "340111", "from": "yesterday"}, 422),
     ({"area": "340111", "from": "2024-01-01", "to": "2026-01-01"}, 422),
     ({"area": "340111", "format": "pdf"}, 422),
+    ({"area": "340111", "to": "9999-12-31"}, 422),
+    ({"area": "340111", "from": "0001-01-01", "to": "0001-01-31"}, 422),
+    ({"area": "340111000001000"}, 404),
 ])
 def test_bad_input_is_a_clear_4xx_and_changes_nothing(client_ro: TestClient, sync_ro: psycopg.Connection,
                                                      params: dict[str, str], status: int) -> None:
@@ -434,7 +437,7 @@ def test_report_page_ranks_the_children_and_draws_charts(client_ro: TestClient) 
     table = html[html.index('class="children"'):html.index("</table>", html.index('class="children"'))]
     positions = [table.index(row["name"]) for row in ranked]
     assert positions == sorted(positions) and len(rates) == 10
-    for bad in ("2026-13", "26-01", "x"):
+    for bad in ("2026-13", "26-01", "x", "9999-12", "0000-01"):
         reply = client_ro.get(f"/reports/evaluation/340111?month={bad}", headers=headers)
         assert reply.status_code == 422 and reply.json()["code"]
     assert client_ro.get("/reports/evaluation/34011x", headers=headers).status_code == 422

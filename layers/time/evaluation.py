@@ -80,9 +80,11 @@ from layers.time.evaluation_sql import BOUNDARY_ACTIONS, COUNTS, STAGES, evaluat
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving since 1991
 DISPATCH_LIMIT = timedelta(minutes=30)
 MAX_PERIOD_DAYS = 366
-# the aggregate sorts a month's events (about 6 per case) twice; at a district month of 100,000 cases
-# PostgreSQL's default 4 MB sends those sorts to disk, so the query's own transaction asks for more
-WORK_MEM = "64MB"
+# the days a period may name: no case is older, and the day after the last still has a date
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2999, 12, 31)
+# the aggregate sorts a month's events (about 6 per case) for its window; at a district month of
+# 100,000 cases PostgreSQL's default 4 MB sends that sort to disk (60 MB), so its own transaction asks for more
+WORK_MEM = "128MB"
 _CODE = re.compile(r"^[0-9]{6}(?:[0-9]{3}){0,3}$")
 
 
@@ -212,7 +214,7 @@ def month_period(month: str | None, now: datetime | None = None) -> Period:
         year, number = today.year, today.month
     else:
         found = re.fullmatch(r"([0-9]{4})-([0-9]{2})", month)
-        if found is None or not 1 <= int(found.group(2)) <= 12 or int(found.group(1)) < 1900:
+        if found is None or not 1 <= int(found.group(2)) <= 12 or not 1900 <= int(found.group(1)) <= 2999:
             raise InvalidInput("month must be YYYY-MM, e.g. 2026-11")
         year, number = int(found.group(1)), int(found.group(2))
     first = date(year, number, 1)
@@ -229,6 +231,8 @@ def period_of(first: date | None, last: date | None, now: datetime | None = None
         first = month_period(None, now).first if last is None else last.replace(day=1)
     if last is None:
         last = month_period(f"{first.year:04d}-{first.month:02d}").last
+    if not (FIRST_DAY <= first <= LAST_DAY and FIRST_DAY <= last <= LAST_DAY):
+        raise InvalidInput(f"dates lie between {FIRST_DAY} and {LAST_DAY}")
     if first > last:
         raise InvalidInput(f"'from' ({first}) is after 'to' ({last})")
     if (last - first).days + 1 > MAX_PERIOD_DAYS:
