@@ -46,7 +46,8 @@ def _file(evaluation: Evaluation, fmt: Format) -> Response:
 
 
 _FILE_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/csv": {}, XLSX: {}}, "description": "the evaluation (JSON, CSV or workbook)"}}
+    200: {"content": {"text/csv": {}, XLSX: {}}, "description": "the evaluation (JSON, CSV or workbook)"},
+    404: {"description": "no district, street, community or grid with that code"}}
 
 
 @router.get("/evaluation", summary="Evaluation indices of an area per child area and per team",
