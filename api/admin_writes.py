@@ -41,7 +41,7 @@ from layers.io.service import ImportResult, Rollback, WriteOptions, import_table
 from layers.io.spec import LayerSpec, layer_spec
 from layers.loop import OPEN_STATES
 
-ADMIN_LAYERS = ("teams", "cameras", "waterlogging_points", "stall_zones", "buildings")
+ADMIN_LAYERS = ("teams", "cameras", "waterlogging_points", "sensors", "stall_zones", "buildings")
 """Layers an admin may write over the API; the hierarchy goes through import and planning, cases through intake."""
 EXAMPLES = 20
 

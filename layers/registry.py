@@ -35,6 +35,7 @@ LAYERS: dict[str, Layer] = {layer.name: layer for layer in (
     Layer("cameras", "Cameras", "cameras", "Point"),
     Layer("waterlogging_points", "Waterlogging points (易涝点) and their sensors",
           "waterlogging_points", "Point"),
+    Layer("sensors", "Sensors (水位计 and others) and their alarm thresholds", "sensors", "Point"),
     Layer("stall_zones", "Street-stall zones (摊群点)", "stall_zones", "MultiPolygon"),
     Layer("teams", "Enforcement teams, live positions", "teams", "Point", geom="position",
           hidden=("home",)),

@@ -175,6 +175,16 @@ def write_all(d: District, folder: Path) -> dict[str, Path]:
                       "warn_level_cm": [15.0] * 5, "alarm_level_cm": [30.0] * 5}, geometry=wl, crs="EPSG:4326",
                      ).to_file(files["waterlogging_points"], layer="waterlogging_points")
 
+    # a level sensor in each waterlogging point (its levels from the point) and a rain gauge of its own
+    files["sensors"] = folder / "sensors.geojson"
+    gauge = points_inside(d, 1, seed=6)
+    gpd.GeoDataFrame({"code": [f"LV{i:02d}" for i in range(5)] + ["RAIN0"],
+                      "name": [f"水位计{i}" for i in range(5)] + ["雨量计"],
+                      "kind": ["water_level"] * 5 + ["numeric"], "unit": ["cm"] * 5 + ["mm"],
+                      "watches": [f"WL{i:02d}" for i in range(5)] + [None],
+                      "alarm_level": [None] * 5 + [50.0], "clear_level": [None] * 5 + [20.0]},
+                     geometry=wl + gauge, crs="EPSG:4326").to_file(files["sensors"], driver="GeoJSON")
+
     files["stall_zones"] = folder / "stalls.geojson"
     centres = points_inside(d, 3, seed=9, margin=0.002)
     gpd.GeoDataFrame({"code": [f"ST{i}" for i in range(3)], "name": [f"夜市{i}" for i in range(3)],

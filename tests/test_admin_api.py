@@ -389,7 +389,7 @@ def test_an_unclosed_ring_in_a_file_is_refused_not_a_crash(tmp_path: Any) -> Non
 
 def test_the_writable_layers_are_described(client_ro: TestClient) -> None:
     layers = {layer["name"]: layer for layer in client_ro.get("/admin/layers").json()["layers"]}
-    assert set(layers) == {"teams", "cameras", "waterlogging_points", "stall_zones", "buildings"}
+    assert set(layers) == {"teams", "cameras", "waterlogging_points", "sensors", "stall_zones", "buildings"}
     assert layers["cameras"]["geometry"] == "point" and layers["buildings"]["geometry"] == "polygon"
     kind = next(f for f in layers["cameras"]["fields"] if f["name"] == "kind")
     assert kind["choices"] == ["fixed", "dome", "high_point"] and kind["default"] == "fixed"

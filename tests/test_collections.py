@@ -19,7 +19,7 @@ def test_collections_lists_every_layer(client_ro: TestClient) -> None:
     body = client_ro.get("/collections").json()
     ids = {c["id"] for c in body["collections"]}
     assert ids == {"districts", "streets", "communities", "grids", "buildings", "cameras",
-                   "waterlogging_points", "stall_zones", "teams", "incidents"}
+                   "waterlogging_points", "sensors", "stall_zones", "teams", "incidents"}
     for c in body["collections"]:
         assert any(link["rel"] == "items" for link in c["links"])
 

@@ -25,7 +25,8 @@ from layers.load import ewkb_hex, point_ewkb_hex
 from tests import district_files as df
 from tests.conftest import auth, make_client
 
-ORDER = ("streets", "communities", "grids", "cameras", "buildings", "waterlogging_points", "stall_zones", "teams")
+ORDER = ("streets", "communities", "grids", "cameras", "buildings", "waterlogging_points", "sensors", "stall_zones",
+         "teams")
 CRS_FLAGS = {"grids": ["--crs", "gcj02"], "cameras": ["--crs", "bd09"], "teams": ["--crs", "wgs84"]}
 
 

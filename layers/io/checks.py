@@ -43,6 +43,7 @@ class Store:
     areas: set[str] = field(default_factory=set)
     categories: set[str] = field(default_factory=set)
     sensors: dict[str, str] = field(default_factory=dict)
+    points: set[str] = field(default_factory=set)
     """Waterlogging points: each stored sensor id and the code of the point that has it (unique in the store)."""
 
 
@@ -72,6 +73,8 @@ def load_store(conn: psycopg.Connection, spec: LayerSpec, table: Table) -> Store
             "SELECT code FROM districts UNION ALL SELECT code FROM streets UNION ALL SELECT code FROM communities")}
     if spec.name == "incidents":
         store.categories = {r[0] for r in conn.execute("SELECT code FROM catalogue")}
+    if spec.name == "sensors":
+        store.points = {str(r[0]) for r in conn.execute("SELECT code FROM waterlogging_points")}
     if spec.name == "waterlogging_points":
         store.sensors = {str(s): str(c).strip() for s, c in conn.execute(
             "SELECT sensor_id, code FROM waterlogging_points")}
@@ -99,6 +102,9 @@ def run_checks(table: Table, store: Store, replace: bool = False, snap_m: float 
         table.columns["sensor_id"] = sensors
         _unique(table, "sensor_id")
         _sensors_free(table, store)
+    if spec.name == "sensors":
+        _known(table, "watches", store.points, "is not a stored waterlogging point")
+        _sensor_levels(table)
     if spec.name == "incidents":
         _unique(table, "external_ref")
         _known(table, "category", store.categories, "not in the catalogue (map old codes with --map-values)")
@@ -211,6 +217,17 @@ def _known(table: Table, name: str, known: set[str], message: str) -> None:
         shown = ", ".join(sorted({str(v)[:20] for v in values[unknown]})[:5])
         table.problems.error("unknown_value", f"{name} {message} ({shown})", table.rows[unknown],
                              table.codes[unknown], field_name=name)
+
+
+def _sensor_levels(table: Table) -> None:
+    # a level left empty comes from the watched point, checked there; the given ones must nest
+    warn, alarm, clear = (np.array([np.nan if v is None else v for v in table.columns[name]], dtype=float)
+                          for name in ("warn_level", "alarm_level", "clear_level"))
+    with np.errstate(invalid="ignore"):
+        bad = (warn > alarm) | (clear >= alarm)
+    if bad.any():
+        table.problems.error("levels", "a sensor's warn_level may not be above its alarm_level, nor its "
+                             "clear_level at or above it", table.rows[bad], table.codes[bad])
 
 
 def _levels(table: Table) -> None:

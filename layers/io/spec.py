@@ -78,7 +78,7 @@ class LayerSpec:
 
 _SINGULAR = {"districts": "district", "streets": "street", "communities": "community", "grids": "grid",
              "buildings": "building", "cameras": "camera", "waterlogging_points": "waterlogging point",
-             "stall_zones": "stall zone", "teams": "team", "incidents": "case"}
+             "stall_zones": "stall zone", "teams": "team", "incidents": "case", "sensors": "sensor"}
 
 _CODE = Field("code", required=True, help="unique code; GB/T 30428-shaped for the admin hierarchy")
 _NAME = Field("name", required=True)
@@ -130,6 +130,21 @@ WATERLOGGING_POINTS = LayerSpec("waterlogging_points", "waterlogging_points", "p
     Field("current_level_cm", "real", default=0.0, minimum=0, short="level_cm")),
     description="易涝点 with their water-level sensor and thresholds", aliases=("waterlogging",))
 
+SENSORS = LayerSpec("sensors", "sensors", "point", (
+    _CODE, _NAME, Field("kind", default="water_level", choices=("water_level", "numeric")),
+    Field("unit", default="cm"),
+    Field("watches", help="code of the waterlogging point it stands in; its levels are the defaults"),
+    Field("warn_level", "real", short="warn", help="default: the watched point's warn level"),
+    Field("alarm_level", "real", short="alarm", help="default: the watched point's alarm level"),
+    Field("clear_level", "real", short="clear", help="below it a raised alarm clears; default: the warn level"),
+    Field("min_duration_s", "int", default=60, minimum=0, short="min_dur_s",
+          help="seconds at or above the alarm level before an alarm is raised"),
+    Field("offline_after_s", "int", default=900, minimum=1, short="offline_s",
+          help="seconds without a reading before the sensor shows offline"),
+    Field("cooldown_s", "int", default=1800, minimum=0,
+          help="a new alarm this soon after clearing reopens the same case")),
+    description="sensors (water level first, or numeric) and their alarm rules (issue 10)")
+
 STALL_ZONES = LayerSpec("stall_zones", "stall_zones", "polygon", (
     _CODE, _NAME, Field("kind", default="摊群点"),
     Field("opens", "time", default="00:00"), Field("closes", "time", default="23:59"),
@@ -158,7 +173,7 @@ INCIDENTS = LayerSpec("incidents", "incidents", "point", (
     description="past cases from the system being replaced", aliases=("cases", "history"))
 
 LAYERS: dict[str, LayerSpec] = {spec.name: spec for spec in (
-    DISTRICTS, STREETS, COMMUNITIES, GRIDS, BUILDINGS, CAMERAS, WATERLOGGING_POINTS, STALL_ZONES, TEAMS,
+    DISTRICTS, STREETS, COMMUNITIES, GRIDS, BUILDINGS, CAMERAS, WATERLOGGING_POINTS, SENSORS, STALL_ZONES, TEAMS,
     INCIDENTS)}
 """Every layer, in the order an import of everything must follow (parents first)."""
 
