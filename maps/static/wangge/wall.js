@@ -171,6 +171,14 @@
     root.dataset.case = p.id;
     root.innerHTML = rows([["#", p.id], ["类别", p.category], ["状态", p.status + (p.overdue ? " · 超期 overdue" : "")],
       ["期限", p.deadline], ["网格", p.grid_code]]);
+    // the clock and the teams (layers.time), read when the popup opens: the feed stays small
+    var clock = document.createElement("div");
+    clock.className = "wg-case-time";
+    root.appendChild(clock);
+    fetch(cfg.incidents + p.id, { credentials: "same-origin", cache: "no-store" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (c) { if (c) { clock.innerHTML = rows(timeRows(c)); } })
+      .catch(function () { clock.textContent = ""; });
     var actions = canAct ? (ACTIONS[p.status] || []) : [];
     if (actions.length) {
       var box = document.createElement("div");
@@ -192,6 +200,30 @@
       root.appendChild(box);
     }
     return root;
+  }
+
+  // a due time as a command centre reads it: China time, to the minute
+  function chinaTime(iso) {
+    return new Date(iso).toLocaleString("zh-CN", { timeZone: "Asia/Shanghai", month: "2-digit", day: "2-digit",
+                                                     hour: "2-digit", minute: "2-digit", hour12: false });
+  }
+
+  // a case's stage and its due time, a running pause, reworks, the lead and whom it waits for
+  function timeRows(c) {
+    var out = [["阶段 stage", (c.stage || "—") + (c.stage_due_at ? " · 限 " + chinaTime(c.stage_due_at) : "")]];
+    if (c.paused_until && new Date(c.paused_until) > new Date()) {
+      out.push(["挂起至 paused until", chinaTime(c.paused_until)]);
+    }
+    if (c.rework_count) { out.push(["返工 rework", c.rework_count]); }
+    var lead = (c.assignments || []).filter(function (a) { return a.role === "lead" && a.status === "active"; })[0];
+    if (lead) { out.push(["主办 lead", lead.team_name]); }
+    var waiting = (c.waiting_on && c.waiting_on.supporting_teams) || [];
+    if (waiting.length) {
+      out.push(["等待协办 waiting on", waiting.map(function (w) {
+        return w.name + " (限 " + chinaTime(w.due_at) + ")";
+      }).join(", ")]);
+    }
+    return out;
   }
 
   function caseId(f) { return f.id !== undefined ? f.id : f.properties.id; }
