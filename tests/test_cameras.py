@@ -101,7 +101,9 @@ def placed(pg_cluster: object, demo_template: str) -> Iterator[tuple[str, dict]]
 
 
 async def _seen_by_sql(url: str, points: np.ndarray) -> list[set[str]]:
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True, row_factory=dict_row) as conn:
+    # dict rows, as the service's pool gives them
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        conn.row_factory = dict_row  # type: ignore[assignment]
         out = []
         for lon, lat in points:
             found = await cameras.around(conn, float(lon), float(lat), cameras.Around(r=1.0, k=100))
@@ -282,7 +284,7 @@ def test_heartbeat_outside_the_token_area_changes_nothing(client_rw: TestClient,
 def test_silent_cameras_go_offline_by_the_sweep(demo_rw: str) -> None:
     settings = {"camera_sweep_every_s": 0.2, "camera_offline_after_s": 1.0}
     with make_client(demo_rw, **settings) as client:
-        assert isinstance(client.app.state.settings, Settings)
+        assert isinstance(client.app.state.settings, Settings)  # type: ignore[attr-defined]
         headers = auth(client, "operator")
         client.post("/cameras/heartbeat", json={"cameras": ["CAM00010", "CAM00011"]}, headers=headers)
         assert _state(demo_rw, "CAM00010")[0] is True
