@@ -197,7 +197,7 @@
     $("d-status").textContent = `${STATUS[c.status] || ""} ${c.status}`;
     $("d-status").dataset.status = c.status;
     const listed = state.cases.find((x) => x.id === c.id);
-    $("d-what").textContent = `${listed ? listed.category_name : c.category_code} · ${c.description || ""}`;
+    $("d-what").textContent = [listed ? listed.category_name : c.category_code, c.description].filter(Boolean).join(" · ");
     $("d-where").textContent = `${c.address || ""} ${c.grid_code} · ${c.lon.toFixed(6)}, ${c.lat.toFixed(6)}`;
     document.querySelectorAll("#case-detail [data-action]").forEach((button) => {
       button.disabled = !config.steps[button.dataset.action].from.includes(c.status);
@@ -224,7 +224,8 @@
         $("d-reason").value = "";
         $("d-photos-input").value = "";
         await openCase(c.id);
-        say("d-msg", `已${STATUS[answer.status] || answer.status}` + (answer.site ? ` · 距案件 ${Math.round(answer.site.distance_m)} m` : ""));
+        say("d-msg", `${STATUS[answer.status] || answer.status} ${answer.status}`
+          + (answer.site ? ` · 距案件 ${Math.round(answer.site.distance_m)} m` : ""));
       } catch (err) {
         say("d-msg", err.message, true);
         button.disabled = false;
