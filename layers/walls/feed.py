@@ -22,6 +22,7 @@ carry ``changed_xid >= xmin``) and the database clock in milliseconds
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 
 from psycopg import AsyncConnection, sql
@@ -167,10 +168,9 @@ def _clip(bbox: BBox, extent: BBox) -> BBox | None:
 
 # per child: open cases by status from the counters, overdue = open - not yet due (recent cases only)
 _AREAS = """
-    SELECT c.code::text AS code, c.name, ST_X(p.pt) AS lon, ST_Y(p.pt) AS lat,
+    SELECT c.code::text AS code, c.name,
            coalesce(o.statuses, '{{}}'::jsonb) AS statuses, coalesce(f.not_due, 0) AS not_due
     FROM {children} AS c
-    CROSS JOIN LATERAL (SELECT ST_PointOnSurface(c.geom) AS pt) AS p
     LEFT JOIN LATERAL (
         SELECT jsonb_object_agg(s.status, s.cases) AS statuses
         FROM (SELECT w.status, sum(w.cases)::integer AS cases FROM wall_case_counts AS w
@@ -183,15 +183,37 @@ _AREAS = """
     WHERE c.district_code = %(area)s
     ORDER BY c.code"""
 
+LABELS_TTL_S = 300.0
+"""Streets' label points are kept this long (a point inside a detailed outline costs milliseconds)."""
+_labels: dict[str, tuple[float, dict[str, tuple[float, float]]]] = {}
+
+
+async def street_labels(conn: AsyncConnection, district: str) -> dict[str, tuple[float, float]]:
+    """A point inside each street of ``district`` (ST_PointOnSurface), kept for :data:`LABELS_TTL_S`."""
+    kept = _labels.get(district)
+    if kept and time.monotonic() - kept[0] < LABELS_TTL_S:
+        return kept[1]
+    rows = await all_rows(conn, "SELECT code::text AS code, ST_X(p) AS lon, ST_Y(p) AS lat FROM "
+                                "(SELECT code, ST_PointOnSurface(geom) AS p FROM streets "
+                                "WHERE district_code = %(area)s) AS s", {"area": district})
+    labels = {r["code"]: (r["lon"], r["lat"]) for r in rows}
+    _labels[district] = (time.monotonic(), labels)
+    return labels
+
 
 async def street_counts(conn: AsyncConnection, district: str) -> list[AreaCount]:
     """Open and overdue cases of each street of ``district``, at a point inside the street."""
     query = sql.SQL(_AREAS).format(children=sql.Identifier("streets"), ended=sql.SQL(ENDED_SQL))
     rows = await all_rows(conn, query, {"area": district, "open": list(OPEN_STATES)})
+    labels = await street_labels(conn, district)
+    if any(r["code"] not in labels for r in rows):  # a street added since: read the labels again
+        _labels.pop(district, None)
+        labels = await street_labels(conn, district)
     counts = []
     for r in rows:
         total = sum(r["statuses"].values())
-        counts.append(AreaCount(r["code"], r["name"], r["lon"], r["lat"], total, total - r["not_due"],
+        lon, lat = labels[r["code"]]
+        counts.append(AreaCount(r["code"], r["name"], lon, lat, total, total - r["not_due"],
                                 dict(r["statuses"])))
     return counts
 
@@ -222,7 +244,13 @@ async def case_feed(conn: AsyncConnection, area: str, bbox: BBox, since: Version
     if view is None:
         return CaseFeed("points", await _version(conn), complete=True)
     box = (view.west, view.south, view.east, view.north)
-    if await open_near(conn, area, box) <= POINTS_MAX:
+    wide = extent and len(area) == 6 and view.east - view.west >= AREAS_SHARE * (extent.east - extent.west)
+    # the area's own counter first (a few rows): a district with thousands open needs no look at its cells
+    total = await open_in_area(conn, area)
+    if total > POINTS_MAX and wide:
+        areas = await street_counts(conn, area)
+        return CaseFeed("areas", await _version(conn), total=sum(a.count for a in areas), areas=areas)
+    if total <= POINTS_MAX or await open_near(conn, area, box) <= POINTS_MAX:
         feed = await _points(conn, area, view, since)
         if feed is not None:
             return feed
@@ -230,7 +258,17 @@ async def case_feed(conn: AsyncConnection, area: str, bbox: BBox, since: Version
             feed = await _points(conn, area, view, None)
             if feed is not None:
                 return feed
-    if extent and len(area) == 6 and view.east - view.west >= AREAS_SHARE * (extent.east - extent.west):
+    if wide:
         areas = await street_counts(conn, area)
         return CaseFeed("areas", await _version(conn), total=sum(a.count for a in areas), areas=areas)
     return await clusters_in_view(conn, area, view)
+
+
+_OPEN_IN_AREA = """SELECT coalesce(sum(cases), 0)::integer AS cases FROM wall_case_counts
+    WHERE area_code = %(area)s AND status = ANY(%(open)s)"""
+
+
+async def open_in_area(conn: AsyncConnection, area: str) -> int:
+    """Open cases of ``area`` from its counters."""
+    row = await one_row(conn, _OPEN_IN_AREA, {"area": area, "open": list(OPEN_STATES)})
+    return int(row["cases"]) if row else 0
