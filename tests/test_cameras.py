@@ -348,3 +348,14 @@ def test_heartbeat_refuses_a_body_that_is_not_json(client_rw: TestClient) -> Non
     answer = client_rw.post("/cameras/heartbeat", content=b"{not json", headers={
         **auth(client_rw, "operator"), "Content-Type": "application/json"})
     assert answer.status_code == 422 and set(answer.json()) >= {"detail", "code"}
+
+
+def test_an_alarm_answer_lists_the_cameras_watching(client_ro: TestClient, sync_ro: psycopg.Connection) -> None:
+    row = sync_ro.execute("""SELECT s.code, w.name FROM sensors AS s JOIN waterlogging_points AS w ON w.code = s.watches
+                             ORDER BY w.code LIMIT 1""").fetchone()
+    assert row is not None
+    answer = client_ro.get(f"/sensors/{row[0]}", headers=auth(client_ro, "operator"))
+    assert answer.status_code == 200, answer.text
+    watching = [c["name"] for c in answer.json()["cameras"] if c["sees"]]
+    assert {f"{row[1]}监控1", f"{row[1]}监控2"} <= set(watching)
+    assert all(c["stream_url"] for c in answer.json()["cameras"])

@@ -13,6 +13,7 @@ from api.sensing import reading_options
 from layers.errors import InvalidInput
 from layers.rows import all_rows, one_row
 from layers.sensing import readings, sensors
+from layers.sensing.cameras import linked_cameras
 
 router = APIRouter(tags=["sensors"])
 SensorKey = Annotated[str, Path(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$",
@@ -76,7 +77,9 @@ async def get_sensor(sensor: SensorKey, conn: ConnDep, principal: CurrentPrincip
     if state and state["case_id"] is not None:
         case = await one_row(conn, "SELECT id, status, category_code, reported_at, attributes FROM incidents "
                              "WHERE id = %s", (state["case_id"],))
-    return {**found.as_json(), "state": state, "case": case}
+    # the cameras to call up at the sensor's place (layers.sensing.cameras)
+    return {**found.as_json(), "state": state, "case": case,
+            "cameras": await linked_cameras(conn, found.lon, found.lat)}
 
 
 def _time(raw: str | None, name: str, default: datetime) -> datetime:
