@@ -151,6 +151,9 @@ def legend_html(indicator: str, breaks: Sequence[float], no_data: bool = False) 
         + '<div><svg class="wg-mark wg-new-mark" viewBox="0 0 16 16" width="16" height="16" fill="none" '
         f'stroke="{style.NEW_CASE_RING}" stroke-width="2"><circle cx="8" cy="8" r="6"/></svg>新案件 new</div>'
         + _marks("clusters", [(style.CLUSTER_COLOUR, "多个案件, 数字为件数 several cases: count")])
+        + '<div><svg class="wg-mark" viewBox="0 0 16 16" width="16" height="16">'
+        f'<circle cx="8" cy="8" r="6" fill="{style.CLUSTER_COLOUR}" stroke="{style.OVERDUE_COLOUR}" '
+        'stroke-width="3"/></svg>含超期 with overdue cases</div>'
         + _marks("teams", [(style.TEAM_STATUS_COLOURS["free"], "空闲 free"),
                            (style.TEAM_STATUS_COLOURS["busy"], "忙碌 busy"),
                            (style.HOLLOW, "下班 off duty")])

@@ -99,6 +99,10 @@ def test_grids_are_labelled_with_their_workload_and_context(planner: tuple[str, 
             shot_page.wait_for_function(
                 "document.querySelector('#planner-panel').getBoundingClientRect().left < 390")
         shot_page.close()
+    stranger = browser.new_page()  # a fresh context: no token, no cookie
+    reply = stranger.goto(f"{base}/maps/planner/{COMMUNITY}")
+    assert reply is not None and reply.status == 401 and stranger.is_visible("[data-testid=sign-in]")
+    stranger.close()
 
 
 def check(page: Page) -> str:

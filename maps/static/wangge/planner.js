@@ -275,7 +275,8 @@
 
   function shapeIcon(fill) {
     var stroke = fill === "none" ? cfg.colours.hollow : "#ffffff";
-    return L.divIcon({className: "pl-icon", iconSize: [16, 16],
+    var size = Math.round(1.1 * parseFloat(getComputedStyle(document.documentElement).fontSize));
+    return L.divIcon({className: "pl-icon", iconSize: [size, size],
       html: '<svg viewBox="0 0 16 16" fill="' + fill + '" stroke="' + stroke + '" stroke-width="2">' +
             '<polygon points="8,1 15,8 8,15 1,8"/></svg>'});
   }
