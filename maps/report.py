@@ -90,6 +90,8 @@ _COLUMNS: tuple[tuple[str, str, Callable[[dict[str, Any]], str]], ...] = (
     ("处置h", "handle_hours", lambda r: _hours(r["avg_hours"]["handle"])),
     ("核查h", "verify_hours", lambda r: _hours(r["avg_hours"]["verify"])),
     ("反馈h", "feedback_hours", lambda r: _hours(r["avg_hours"]["feedback"])),
+    ("协办", "support_reported", lambda r: str(r["support_reported"])),
+    ("协办按时", "support_on_time_rate", lambda r: _pct(r["support_on_time_rate"])),
 )
 
 
@@ -151,7 +153,8 @@ def report_page(evaluation: Evaluation, root_path: str = "") -> str:
     area, period = evaluation.area, evaluation.period
     child_name = LEVEL_NAMES[area.level.child_level]
     ranked = sorted(evaluation.children, key=rank_key)
-    teams = sorted((t for t in evaluation.teams if t["cases"]), key=lambda t: rank_key({**t, "code": t["code"] or ""}))
+    teams = sorted((t for t in evaluation.teams if t["cases"] or t["support_reported"] or t["support_released"]),
+                   key=lambda t: rank_key({**t, "code": t["code"] or ""}))
     static = f"{root_path}{STATIC_URL_PREFIX}"
     query = urlencode({"area": area.code, "from": period.first.isoformat(), "to": period.last.isoformat()})
     previous, following = _month_links(root_path, area.code, period.first)
@@ -187,7 +190,7 @@ def report_page(evaluation: Evaluation, root_path: str = "") -> str:
 </section>
 <section class="charts">{_charts(ranked, child_name)}</section>
 <section class="teams">
-  <h2>各队伍 <small>(有案件的队伍, {len(teams)} 支)</small></h2>
+  <h2>各队伍 <small>(主办或协办过案件的队伍, {len(teams)} 支)</small></h2>
   {_table(teams, "队伍", lambda t: str(t["name"]), "teams")}
 </section>
 <section class="definitions">

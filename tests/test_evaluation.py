@@ -242,14 +242,17 @@ def case_figures(case: dict, events: list[dict], as_of: datetime) -> dict[str, i
 RATES = {"on_time_dispatch_rate": ("dispatched_on_time", "dispatch_due"),
          "on_time_handling_rate": ("handled_on_time", "handling_due"),
          "closure_rate": ("closed", "filed"),
-         "rework_rate": ("reworked", "fed_back"), "satisfaction_rate": ("closed_first_time", "closed")}
+         "rework_rate": ("reworked", "fed_back"), "satisfaction_rate": ("closed_first_time", "closed"),
+         "support_on_time_rate": ("support_on_time", "support_reported")}
 STAGES = {stage: (f"{stage}_us", f"{stage}_stages") for stage in ("dispatch", "handle", "verify", "feedback")}
+STAGES["support"] = ("support_us", "support_reported")
 
 
 def expected_row(parts: list[dict[str, int]]) -> dict[str, Any]:
     keys = {key for part in parts for key in part}
     row: dict[str, Any] = {key: sum(part.get(key, 0) for part in parts) for key in keys}
     for key in ("cases", "filed", "dispatched", "handled", "closed", "fed_back", "dispatch_due", "handling_due",
+                "support_on_time", "support_released",
                 *(name for pair in STAGES.values() for name in pair)):
         row.setdefault(key, 0)
     for name, (num, den) in RATES.items():
@@ -272,6 +275,22 @@ def recompute(url: str, area: str, first: date, last: date, as_of: datetime) -> 
         everything.append(figures)
         by_child[case["grid_code"][:child_len]].append(figures)
         by_team[case["team_id"]].append(figures)
+        if case["status"] in ("rejected", "duplicate"):
+            continue
+        for event in log[case["id"]]:  # what supporting teams did, for the supporter and the case's place
+            if event["action"] not in ("support_feedback", "release"):
+                continue
+            done = event["details"]["assignment"]
+            part: dict[str, int] = {"support_released": int(event["action"] == "release")}
+            if event["action"] == "support_feedback":
+                part["support_reported"] = 1
+                part["support_on_time"] = int(bool(done.get("on_time")))
+                minutes = done.get("working_minutes")
+                part["support_us"] = 0 if minutes is None else int(
+                    (Decimal(repr(minutes)) * 60_000_000).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+            everything.append(part)
+            by_child[case["grid_code"][:child_len]].append(part)
+            by_team[done.get("team_id")].append(part)
     return {"total": expected_row(everything), "count": len(cases),
             "children": {code: expected_row(parts) for code, parts in by_child.items()},
             "teams": {team: expected_row(parts) for team, parts in by_team.items()}}
@@ -299,7 +318,7 @@ def test_figures_agree_with_the_event_log_at_every_level(client_rw: TestClient, 
             "UNION SELECT 'joint' FROM incident_events WHERE incident_id = ANY(%s) "
             "AND jsonb_array_length(coalesce(details -> 'assignments', '[]')) > 1", (ids, ids, ids))}
     # the history took every kind of step the figures depend on, working-time records included
-    assert {"stage_end", "return", "approve", "joint", "close", "reject"} <= kinds, kinds
+    assert {"stage_end", "return", "approve", "joint", "close", "reject", "support_feedback", "release"} <= kinds, kinds
     with psycopg.connect(demo_rw) as conn:
         grid, community, street = conn.execute(
             "SELECT grid_code, community_code, street_code FROM incidents WHERE id = %s", (ids[0],)).fetchone()

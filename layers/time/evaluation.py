@@ -50,7 +50,14 @@ index                      numerator                              denominator
 满意率 satisfaction (proxy)  closed with no ``return`` ever         结案数: closed
 平均用时 avg hours / stage    working time of every ended stage      the number of ended stages of that kind
                            (rework rounds each count)             (dispatch, handle, verify, feedback)
+协办按时反馈率 support        supporters' reports on time by their   supporters' reports (``support_feedback``)
+                           own due time (``assignment.on_time``)  on the filed cases
 =========================  =====================================  ===========================================
+
+A team's row counts the cases it led (``incidents.team_id``) and, in the
+``support_*`` figures, the reports it gave and the releases it got as a
+supporting team (联合派遣 协办) on other cases; an area's rows count all
+support given on its cases.
 
 Denominators count a stage once it *ended or fell due*: a case still inside
 its time limit is neither on time nor late yet, so a running month is not
@@ -75,7 +82,7 @@ from psycopg import AsyncConnection, sql
 
 from layers.errors import InvalidInput, NotFound
 from layers.rows import all_rows, one_row
-from layers.time.evaluation_sql import BOUNDARY_ACTIONS, COUNTS, STAGES, evaluation_query
+from layers.time.evaluation_sql import BOUNDARY_ACTIONS, COUNTS, STAGES, evaluation_query, support_query
 
 CHINA = timezone(timedelta(hours=8), "Asia/Shanghai")  # no daylight saving since 1991
 DISPATCH_LIMIT = timedelta(minutes=30)
@@ -115,6 +122,7 @@ RATES: tuple[tuple[str, str, str, str], ...] = (
     ("closure_rate", "closed", "filed", "结案率"),
     ("rework_rate", "reworked", "fed_back", "返工率"),
     ("satisfaction_rate", "closed_first_time", "closed", "满意率(一次办结,代理)"),
+    ("support_on_time_rate", "support_on_time", "support_reported", "协办按时反馈率"),
 )
 # each stage's average: (stage, summed microseconds column, count column, label)
 STAGE_AVERAGES: tuple[tuple[str, str, str, str], ...] = (
@@ -122,6 +130,7 @@ STAGE_AVERAGES: tuple[tuple[str, str, str, str], ...] = (
     ("handle", "handle_us", "handle_stages", "处置用时(小时)"),
     ("verify", "verify_us", "verify_stages", "核查用时(小时)"),
     ("feedback", "feedback_us", "feedback_stages", "办结反馈用时(小时)"),
+    ("support", "support_us", "support_reported", "协办用时(小时)"),
 )
 COUNT_LABELS = {
     "cases": "上报数", "filed": "立案数", "dispatch_due": "应派遣数", "dispatched_on_time": "按时派遣数",
@@ -129,6 +138,7 @@ COUNT_LABELS = {
     "fed_back": "反馈数", "reworked": "返工案件数", "returns": "返工次数", "closed": "结案数",
     "closed_first_time": "一次办结数", "dispatch_stages": "派遣环节数", "handle_stages": "处置环节数",
     "verify_stages": "核查环节数", "feedback_stages": "办结反馈环节数",
+    "support_reported": "协办反馈数", "support_on_time": "协办按时反馈数", "support_released": "协办释放数",
 }
 # one line per figure, for the files' definitions sheet and the report's footnotes
 DEFINITIONS: tuple[tuple[str, str, str], ...] = (
@@ -147,6 +157,10 @@ DEFINITIONS: tuple[tuple[str, str, str], ...] = (
     ("avg_hours", "平均用时",
      "per stage (dispatch, handle, verify, feedback): working hours of every ended stage of the filed cases "
      "(stage_end.working_minutes; older logs: elapsed hours since the previous stage event) / their number"),
+    ("support_on_time_rate", "协办按时反馈率",
+     "joint dispatch: supporting teams' reports (support_feedback) on time by their own due time / their "
+     "reports; a team's row counts the cases it supported, the area's and children's all support given; "
+     "support_released counts supporters let go (release); avg_hours.support: their working hours per report"),
     ("period", "统计周期", "cases reported from 00:00 of 'from' to 24:00 of 'to', China time (UTC+8); "
                          "each case's figures are its log as of 'as_of'"),
 )
@@ -286,7 +300,7 @@ async def _team_names(conn: AsyncConnection, ids: list[int]) -> dict[int, dict[s
 def derive(counts: dict[str, int]) -> dict[str, Any]:
     """A figures row: the counts, the stage sums, each rate and each stage's mean hours."""
     row: dict[str, Any] = {name: int(counts.get(name) or 0) for name in COUNTS}
-    for stage in STAGES:
+    for stage in (*STAGES, "support"):
         row[f"{stage}_us"] = int(counts.get(f"{stage}_us") or 0)
     for name, numerator, denominator, _ in RATES:
         row[name] = row[numerator] / row[denominator] if row[denominator] else None
@@ -300,21 +314,22 @@ async def evaluate(conn: AsyncConnection, area_code: str, period: Period,
     """The evaluation of ``area_code`` over ``period``, as the log stands at ``as_of`` (default now)."""
     area = await read_area_ref(conn, area_code)
     as_of = as_of or datetime.now(UTC)
+    params = {"district": area_code[:6], "area": area_code, "start": period.start, "end": period.end,
+              "as_of": as_of, "dispatch_limit": DISPATCH_LIMIT, "boundary": list(BOUNDARY_ACTIONS)}
+    level = area.level
     async with conn.transaction():
         await conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
-        rows = await all_rows(conn, evaluation_query(area.level.column, area.level.child_column), {
-            "district": area_code[:6], "area": area_code, "start": period.start, "end": period.end,
-            "as_of": as_of, "dispatch_limit": DISPATCH_LIMIT, "boundary": list(BOUNDARY_ACTIONS)})
-    total = derive({})
-    by_child: dict[str, dict[str, Any]] = {}
-    by_team: dict[int | None, dict[str, Any]] = {}
+        rows = await all_rows(conn, evaluation_query(level.column, level.child_column), params)
+        rows += await all_rows(conn, support_query(level.column, level.child_column), params)
+    # each group's counts from both statements (lead work, support work), then the derived figures
+    raw: dict[tuple[str, Any], dict[str, Any]] = {}
     for row in rows:
-        if row["by_child"]:
-            by_child[(row["child"] or "").strip()] = derive(row)
-        elif row["by_team"]:
-            by_team[row["team_id"]] = derive(row)
-        else:
-            total = derive(row)
+        key = (("child", (row["child"] or "").strip()) if row["by_child"]
+               else ("team", row["team_id"]) if row["by_team"] else ("total", None))
+        raw.setdefault(key, {}).update({k: v for k, v in row.items() if k not in ("child", "team_id")})
+    total = derive(raw.get(("total", None), {}))
+    by_child = {code: derive(counts) for (kind, code), counts in raw.items() if kind == "child"}
+    by_team = {team: derive(counts) for (kind, team), counts in raw.items() if kind == "team"}
     names = await _child_names(conn, area)
     stray = [code for code in by_child if code not in names and code]
     if stray and area.level.child_table == "grids":

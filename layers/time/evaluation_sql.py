@@ -22,7 +22,7 @@ BOUNDARY_ACTIONS = ("accept", "dispatch", "feedback", "verify", "close", "return
 STAGES = ("dispatch", "handle", "verify", "feedback")
 COUNTS = ("cases", "filed", "dispatch_due", "dispatched_on_time", "dispatched", "handling_due",
           "handled_on_time", "handled", "fed_back", "reworked", "returns", "closed", "closed_first_time",
-          *(f"{stage}_stages" for stage in STAGES))
+          *(f"{stage}_stages" for stage in STAGES), "support_reported", "support_on_time", "support_released")
 
 # A stage's time: the working minutes its ``stage_end`` record states, else (a log written before
 # working-time calendars: the demo's history, imports) the elapsed time since the stage began, i.e.
@@ -125,3 +125,28 @@ def evaluation_query(area_column: str, child_column: str) -> sql.Composed:
         f"       coalesce(sum({stage}_stages) FILTER (WHERE filed), 0)::bigint AS {stage}_stages" for stage in STAGES)
     text = _QUERY.replace("{stage_sums}", stage_sums).replace("{case_sums}", case_sums).replace("{totals}", totals)
     return sql.SQL(text).format(child=sql.Identifier(child_column), area_column=sql.Identifier(area_column))
+
+
+# Joint dispatch (协办): what supporting teams did on the cohort's filed cases, from the ``assignment``
+# record of each ``support_feedback`` (reported) and ``release`` event; by the case's child area,
+# by the supporting team, and in all
+_SUPPORT = """
+SELECT GROUPING(i.{child}) = 0 AS by_child, GROUPING((e.details -> 'assignment' ->> 'team_id')::int) = 0 AS by_team,
+       i.{child} AS child, (e.details -> 'assignment' ->> 'team_id')::int AS team_id,
+       count(*) FILTER (WHERE e.action = 'support_feedback') AS support_reported,
+       count(*) FILTER (WHERE e.action = 'support_feedback'
+                          AND (e.details -> 'assignment' ->> 'on_time')::boolean) AS support_on_time,
+       count(*) FILTER (WHERE e.action = 'release') AS support_released,
+       coalesce(sum(round((e.details -> 'assignment' ->> 'working_minutes')::numeric * 60000000)::bigint)
+                FILTER (WHERE e.action = 'support_feedback'), 0)::bigint AS support_us
+FROM incidents AS i JOIN incident_events AS e ON e.incident_id = i.id
+WHERE i.district_code = %(district)s AND i.{area_column} = %(area)s
+  AND i.reported_at >= %(start)s AND i.reported_at < %(end)s AND i.status NOT IN ('rejected', 'duplicate')
+  AND e.action IN ('support_feedback', 'release')
+GROUP BY GROUPING SETS ((i.{child}), ((e.details -> 'assignment' ->> 'team_id')::int), ())
+"""
+
+
+def support_query(area_column: str, child_column: str) -> sql.Composed:
+    """What supporting teams did, for an area named by ``area_column`` with children by ``child_column``."""
+    return sql.SQL(_SUPPORT).format(child=sql.Identifier(child_column), area_column=sql.Identifier(area_column))
