@@ -246,11 +246,20 @@
     return marker.bindPopup(rows(lines));
   }
 
+  // the header's notice of new cases fades after two minutes: a wall shows what is new, not what was
+  var noticeTimer = null;
+  function notice(message) {
+    var news = document.getElementById("wg-news");
+    news.textContent = message;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(function () { news.textContent = ""; }, 120000);
+  }
+
   function announce(fresh) {
     if (!fresh.length) { return; }
-    var first = { id: caseId(fresh[0]), category: fresh[0].properties.category }, news = document.getElementById("wg-news");
-    news.textContent = "新案件 New: #" + first.id + " " + (first.category || "") + (fresh.length > 1 ? " +" + (fresh.length - 1) : "");
-    news.dataset.case = first.id;
+    var first = { id: caseId(fresh[0]), category: fresh[0].properties.category };
+    notice("新案件 New: #" + first.id + " " + (first.category || "") + (fresh.length > 1 ? " +" + (fresh.length - 1) : ""));
+    document.getElementById("wg-news").dataset.case = first.id;
     if (params.get("sound") === "1") { beep(); }
   }
 
@@ -332,7 +341,7 @@
       if (data.values[code] !== undefined) { l.feature.properties.value = data.values[code]; }
     });
     if (lastOpen !== null && data.open_cases > lastOpen && document.getElementById("wg-news").textContent === "") {
-      document.getElementById("wg-news").textContent = "新案件 New case +" + (data.open_cases - lastOpen);
+      notice("新案件 New case +" + (data.open_cases - lastOpen));
       if (params.get("sound") === "1") { beep(); }
     }
     lastOpen = data.open_cases;
