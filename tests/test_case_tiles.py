@@ -36,7 +36,6 @@ def test_low_zoom_tiles_count_every_open_case_once(client_ro: TestClient, sync_r
     for x, y in _tiles_over(sync_ro, z):
         features = _tile(client_ro, z, x, y)
         assert len(features) <= (CLUSTERS_ACROSS + 2) ** 2
-        w, s, e, n = tile_lonlat_box(z, x, y)
         for f in features:
             assert f["properties"]["cluster"] is True and f["properties"]["count"] >= 1
             assert "status" not in f["properties"]

@@ -64,9 +64,9 @@ def _move(client: TestClient, url: str, points: list[tuple[float, float]], move:
             body = {"category": "01.03", "channel": "hotline", "location": {"lon": lon, "lat": lat}}
             assert client.post("/incidents", json=body, headers=auth(client, "operator")).status_code == 201
         elif kind in ("dispatch", "reject"):
-            body = {"reason": "不属实"} if kind == "reject" else None
-            client.post(f"/incidents/{case}/{kind}", json=body, headers=auth(client, "dispatcher" if kind == "dispatch"
-                                                                              else "operator"))
+            reason = {"reason": "不属实"} if kind == "reject" else None
+            client.post(f"/incidents/{case}/{kind}", json=reason,
+                        headers=auth(client, "dispatcher" if kind == "dispatch" else "operator"))
         elif kind == "close_sql":
             conn.execute("UPDATE incidents SET status = 'closed', closed_at = now() WHERE id = %s", (case,))
         elif kind == "overdue_sql":
@@ -113,7 +113,9 @@ def test_deltas_applied_in_order_reproduce_the_full_answer(
     assert set(held) == raw
 
 
-def test_a_case_turning_overdue_is_in_the_delta(street_points: tuple[TestClient, str, list[tuple[float, float]]]) -> None:
+def test_a_case_turning_overdue_is_in_the_delta(
+    street_points: tuple[TestClient, str, list[tuple[float, float]]],
+) -> None:
     client, url, _ = street_points
     with psycopg.connect(url, autocommit=True) as conn:
         case = conn.execute("SELECT id FROM incidents WHERE street_code = %s AND status = 'accepted' LIMIT 1",
@@ -138,10 +140,10 @@ def test_unchanged_delta_is_empty_and_bad_versions_are_refused(client_ro: TestCl
 def test_many_open_cases_come_as_street_counts_or_clusters(client_rw: TestClient, demo_rw: str) -> None:
     with psycopg.connect(demo_rw, autocommit=True) as conn:
         conn.execute("UPDATE incidents SET status = 'accepted', closed_at = NULL WHERE status = 'closed'")
-        open_by_street = dict(conn.execute(
+        open_by_street: dict[str, int] = dict(conn.execute(
             "SELECT street_code, count(*) FROM incidents WHERE status NOT IN ('closed', 'rejected', 'duplicate') "
             "GROUP BY 1").fetchall())
-        overdue_by_street = dict(conn.execute(
+        overdue_by_street: dict[str, int] = dict(conn.execute(
             "SELECT street_code, count(*) FROM incidents WHERE status NOT IN ('closed', 'rejected', 'duplicate') "
             "AND deadline < now() GROUP BY 1").fetchall())
         cases = conn.execute("SELECT ST_X(geom), ST_Y(geom), street_code FROM incidents "

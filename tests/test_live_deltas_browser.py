@@ -7,21 +7,18 @@ case rejected leaves it, without a full reload of the layer.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
 import psycopg
 import pytest
-import uvicorn
 from playwright.sync_api import sync_playwright
 
 from api.app import create_app
 from api.auth import issue_token
 from api.settings import Settings
-from layers.cluster import free_port
 from tests.chromium import launch
+from tests.live_server import serving
 
 pytestmark = pytest.mark.browser
 STREET = "340111002"
@@ -32,16 +29,9 @@ HELD = """() => { const ids = []; const g = window[JSON.parse(document.getElemen
 
 @pytest.fixture
 def server(demo_rw: str) -> Iterator[tuple[str, str]]:
-    app = create_app(Settings(database_url=demo_rw, map_refresh_s=5, escalate_every_s=0))  # type: ignore[call-arg]
-    port = free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
-    while not uv.started:  # a start-up wait, not a time limit on anything tested
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", issue_token(app.state.token_secret, "operator", STREET)
-    uv.should_exit = True
-    thread.join()
+    app = create_app(Settings(database_url=demo_rw, map_refresh_s=5, escalate_every_s=0))
+    with serving(app) as base:
+        yield base, issue_token(app.state.token_secret, "operator", STREET)
 
 
 def test_the_wall_applies_case_deltas(server: tuple[str, str], demo_rw: str) -> None:
