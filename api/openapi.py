@@ -91,7 +91,10 @@ EXTRA: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/sta/v1.1/Observations"): (404,),
 }
 # routes that read the token inline rather than through a dependency (hot paths)
-INLINE_TOKEN = {"/tiles/{layer}/{z}/{x}/{y}.pbf": "required"}
+# the HTML pages read the token themselves (api.routers.maps.page_principal: a browser
+# without one gets a sign-in page, still a 401), as does the tile route
+INLINE_TOKEN = {"/tiles/{layer}/{z}/{x}/{y}.pbf": "required", "/maps": "required",
+                "/maps/{level}/{code}": "required", "/maps/planner/{code}": "required"}
 # routes that never touch the database
 NO_STORE = {"/health"}
 
