@@ -52,8 +52,9 @@ def test_report_draws_offline_at_every_size(report_server: tuple[str, str], brow
     page.on("request", lambda r: requests.append(r.url))
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_default_timeout(180_000)  # a loaded machine; this is a wait, nothing asserts on time
     page.goto(f"{base}/reports/evaluation/340111?month={LAST_MONTH}&token={token}")
-    page.wait_for_load_state("networkidle")
+    page.evaluate("document.fonts.ready.then(() => true)")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"evaluation_report_{width}x{height}.png"), full_page=True)
     assert errors == []
@@ -73,8 +74,9 @@ def test_report_draws_offline_at_every_size(report_server: tuple[str, str], brow
 def test_report_prints_to_clean_a4_pages(report_server: tuple[str, str], browser: Browser) -> None:
     base, token = report_server
     page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(180_000)
     page.goto(f"{base}/reports/evaluation/340111?month={LAST_MONTH}&token={token}")
-    page.wait_for_load_state("networkidle")
+    page.evaluate("document.fonts.ready.then(() => true)")
     page.emulate_media(media="print")
     assert page.locator("nav.controls").is_hidden()  # no buttons on paper
     ARTIFACTS.mkdir(exist_ok=True)
