@@ -482,3 +482,15 @@ def test_the_wall_links_to_its_evaluation_report(client_ro: TestClient) -> None:
     page = client_ro.get("/maps/street/340111001", headers=auth(client_ro, "operator"))
     assert page.status_code == 200
     assert 'href="/reports/evaluation/340111001"' in page.text
+
+
+@pytest.mark.parametrize("area", ["340111001", "340111001001", "340111001001001"])
+def test_report_and_panel_at_every_level(client_ro: TestClient, area: str) -> None:
+    headers = auth(client_ro, "operator")
+    data = client_ro.get("/evaluation", params={"area": area}, headers=headers).json()
+    page = client_ro.get(f"/reports/evaluation/{area}", headers=headers)
+    assert page.status_code == 200 and data["area"]["name"] in page.text
+    # one ranked row per child (a grid's only child is itself)
+    table = page.text[page.text.index('class="children"'):page.text.index("</table>")]
+    assert table.count('<td class="rank">') == len(data["children"]) >= 1
+    assert client_ro.get(f"/reports/evaluation/{area}/panel", headers=headers).status_code == 200
