@@ -153,7 +153,7 @@ def _add_tiles(m: folium.Map, view: CommandView) -> dict[str, str]:
     return {"grids": grids.get_name(), "buildings": buildings.get_name()}
 
 
-def _add_live_layers(m: folium.Map) -> dict[str, str]:
+def _add_live_layers(m: folium.Map, level: str) -> dict[str, str]:
     """Empty containers that wall.js fills; each is one entry in the layer control."""
     layers: dict[str, str] = {}
     # one cluster symbol for the page's own clustering and the feed's server-side
@@ -168,7 +168,8 @@ def _add_live_layers(m: folium.Map) -> dict[str, str]:
     for key, name, show in (
         ("teams", "队伍 Teams", True),
         ("waterlogging", "易涝点 Waterlogging", True),
-        ("cameras", "摄像头 Cameras", False),
+        # street and community walls show the cameras with their view sectors; a district has too many
+        ("cameras", "摄像头 Cameras", level != "district"),
         ("stall_zones", "摊群点 Stall zones", True),
     ):
         group = folium.FeatureGroup(name=name, show=show)
@@ -260,7 +261,7 @@ def build_command_map(view: CommandView) -> folium.Map:
         interactive=False,
         style_function=lambda f: {"fill": False, "color": "#f8fafc", "weight": 3},
     ).add_to(m)
-    layers = {**_add_tiles(m, view), **_add_live_layers(m)}
+    layers = {**_add_tiles(m, view), **_add_live_layers(m, view.area.level)}
     folium.LayerControl(collapsed=view.kiosk).add_to(m)
     if not view.kiosk:
         Fullscreen(position="topleft").add_to(m)

@@ -106,6 +106,7 @@
     if (data.mode && data.mode !== "points") {
       group.clearLayers(); cameraHeld = {};
       data.features.forEach(function (f) { group.addLayer(countMarker(f)); });
+      document.body.dataset.camerasAt = String(Date.now());
       return;
     }
     if (!Object.keys(cameraHeld).length || cameraSectors !== sectors) { group.clearLayers(); cameraHeld = {}; }
@@ -263,6 +264,7 @@
     if (data.mode && data.mode !== "points") {
       group.clearLayers(); waterHeld = {};
       data.features.forEach(function (f) { group.addLayer(countMarker(f)); });
+      document.body.dataset.waterAt = String(Date.now());
       return;
     }
     if (!Object.keys(waterHeld).length) { group.clearLayers(); }
