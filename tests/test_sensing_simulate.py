@@ -23,11 +23,11 @@ def test_the_storm_rises_to_a_peak_and_passes() -> None:
     falling = [intensity(f / 100) for f in range(40, 101)]
     assert rising == sorted(rising) and falling == sorted(falling, reverse=True)
     alarms = np.full(1000, 40.0)
-    susceptibility = np.linspace(0.2, 1.2, 1000)
+    susceptibility = np.linspace(0.2, 1.4, 1000)
     peak = storm_levels(alarms, susceptibility, 0.4, np.random.default_rng(1))
     after = storm_levels(alarms, susceptibility, 1.0, np.random.default_rng(1))
     # the susceptible points pass their alarm level at the peak, and everything is below it after
-    assert 0.1 < (peak >= alarms).mean() < 0.3 and (after < 5).all() and (peak >= 0).all()
+    assert 0.2 < (peak >= alarms).mean() < 0.45 and (after < 5).all() and (peak >= 0).all()
 
 
 def test_rain_is_published_and_stored(demo_rw: str, tmp_path: Path) -> None:
