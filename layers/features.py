@@ -20,7 +20,7 @@ from datetime import datetime
 from psycopg import AsyncConnection, sql
 
 from layers.registry import LAYERS, Layer
-from layers.rows import one_row
+from layers.rows import all_rows, one_row
 
 GEOJSON_DECIMALS = 7  # about 1 cm at these latitudes
 
@@ -213,3 +213,29 @@ async def layer_extent(conn: AsyncConnection, layer: Layer) -> BBox | None:
     if not row or row["w"] is None:
         return None
     return BBox(row["w"], row["s"], row["e"], row["n"])
+
+
+# JSON Schema of a PostgreSQL column type (information_schema's udt_name)
+_JSON_TYPES: dict[str, dict[str, str]] = {
+    "int2": {"type": "integer"}, "int4": {"type": "integer"}, "int8": {"type": "integer"},
+    "float4": {"type": "number"}, "float8": {"type": "number"}, "numeric": {"type": "number"},
+    "bool": {"type": "boolean"}, "date": {"type": "string", "format": "date"},
+    "timestamptz": {"type": "string", "format": "date-time"}, "timestamp": {"type": "string", "format": "date-time"},
+    "json": {"type": "object"}, "jsonb": {"type": "object"},
+}
+
+
+async def property_types(conn: AsyncConnection, layer: Layer) -> dict[str, dict[str, str]]:
+    """The JSON Schema type of each property the layer's features can carry, in column order.
+
+    Clients that need a fixed schema (GDAL's OGC API driver) read it instead
+    of guessing from the first page: a column of real numbers whose first
+    values happen to be whole would otherwise be taken for integers.
+    """
+    rows = await all_rows(conn, """
+        SELECT column_name, udt_name FROM information_schema.columns
+        WHERE table_schema = current_schema() AND table_name = %(table)s
+        ORDER BY ordinal_position""", {"table": layer.table})
+    hidden = {layer.geom, *layer.hidden}
+    return {r["column_name"]: _JSON_TYPES.get(r["udt_name"], {"type": "string"})
+            for r in rows if r["column_name"] not in hidden and r["udt_name"] != "geometry"}

@@ -164,9 +164,14 @@ def eventually(read: Callable[[], T], done: Callable[[T], bool], within_s: float
     return result
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium_browser() -> Iterator[Browser]:
-    """Debian's headless Chromium, one for the session (tests/chromium.py)."""
+    """Debian's headless Chromium, one per test module (tests/chromium.py).
+
+    Not one per session: Playwright's sync API keeps an event loop running
+    while it is open, and every later test that calls ``asyncio.run`` (the
+    CLI, the locator, the crash test) would then fail.
+    """
     with sync_playwright() as playwright:
         browser = launch(playwright)
         yield browser

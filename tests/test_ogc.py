@@ -185,3 +185,30 @@ def test_a_date_is_the_whole_day_in_china_time(client_ro: TestClient, sync_ro: p
 def test_bad_datetime_is_400(client_ro: TestClient, value: str) -> None:
     response = client_ro.get("/collections/incidents/items", params={"datetime": value})
     assert response.status_code == 400 and response.json()["detail"]
+
+
+_JSON_KINDS = {"integer": (int,), "number": (int, float), "string": (str,), "boolean": (bool,),
+               "object": (dict, list)}
+
+
+def test_every_served_property_is_in_the_schema_with_its_type(client_ro: TestClient) -> None:
+    """The schema GDAL reads for field types agrees with what the items really carry, layer by layer."""
+    headers = auth(client_ro, "admin")
+    for name in LAYERS:
+        described = client_ro.get(f"/collections/{name}", headers=headers).json()
+        link = next(x for x in described["links"]
+                    if x["rel"] == "describedby" and x["type"] == "application/schema+json")
+        answer = client_ro.get(link["href"], headers=headers)
+        assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/schema+json")
+        types = answer.json()["properties"]["properties"]["properties"]
+        page = client_ro.get(f"/collections/{name}/items", params={"limit": 200}, headers=headers)
+        features = page.json()["features"]
+        assert features, name
+        for feature in features:
+            for key, value in feature["properties"].items():
+                assert key in types, (name, key)
+                if value is not None:
+                    kind = types[key]["type"]
+                    wrong_bool = kind != "boolean" and isinstance(value, bool)
+                    assert isinstance(value, _JSON_KINDS[kind]) and not wrong_bool, (name, key, value, kind)
+    assert client_ro.get("/collections/nothing/schema").status_code == 404

@@ -22,12 +22,13 @@ from api.auth import Principal, optional_principal
 from api.deps import ConnDep
 from api.params import BBoxQuery, parse_at
 from layers.errors import InvalidInput, NotFound
-from layers.features import ANY_TIME, Interval, layer_extent, read_feature, read_page
+from layers.features import ANY_TIME, Interval, layer_extent, property_types, read_feature, read_page
 from layers.registry import LAYERS, Layer
 from layers.tiles import TILE_SOURCES
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"
+SCHEMA = "application/schema+json"
 MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 1_000
 # the token query form is wangge's (map-wall URLs), f picks the media type
@@ -128,6 +129,11 @@ def _describe(request: Request, layer: Layer, extent: Any = None) -> dict[str, A
     if layer.name in TILE_SOURCES:
         links.append(_link(request.url_for("tilejson", layer=layer.name), "describedby", JSON,
                            f"{layer.title}: TileJSON of its vector tiles"))
+    # OGC API - Features Part 5's schema link, and a describedby that GDAL follows for the field types
+    # (the last describedby: GDAL keeps the last one it meets)
+    schema_url = request.url_for("schema", collection=layer.name)
+    links += [_link(schema_url, "http://www.opengis.net/def/rel/ogc/1.0/schema", SCHEMA),
+              _link(schema_url, "describedby", SCHEMA, f"{layer.title}: JSON Schema of its features' properties")]
     description: dict[str, Any] = {
         "id": layer.name, "title": layer.title, "itemType": "feature",
         "crs": ["http://www.opengis.net/def/crs/OGC/1.3/CRS84"],
@@ -166,6 +172,23 @@ async def collections(request: Request) -> dict[str, Any]:
 async def collection(request: Request, layer: LayerDep, conn: ConnDep) -> dict[str, Any]:
     """Describe one collection, with its spatial extent."""
     return _describe(request, layer, await layer_extent(conn, layer))
+
+
+@router.get("/collections/{collection}/schema", name="schema", summary="The properties of a layer's features",
+            response_class=Response, responses={200: {"content": {SCHEMA: {}}}, **BAD_PARAMETER})
+async def schema(request: Request, layer: LayerDep, conn: ConnDep) -> Response:
+    """JSON Schema of the layer's GeoJSON features, each property with its type.
+
+    Which properties are filled depends on the caller (cases show less to
+    anonymous callers), so none is required.
+    """
+    body = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": str(request.url),
+            "title": layer.title, "type": "object", "required": ["type", "geometry", "properties"],
+            "properties": {
+                "type": {"type": "string", "enum": ["Feature"]},
+                "geometry": {"type": "object", "description": f"a GeoJSON {layer.geometry_type}"},
+                "properties": {"type": "object", "properties": await property_types(conn, layer)}}}
+    return Response(json.dumps(body, ensure_ascii=False), media_type=SCHEMA)
 
 
 @router.get("/collections/{collection}/items", name="items", summary="Features of a layer",

@@ -21,6 +21,7 @@ from api.deps import ConnDep, SettingsDep
 from api.mapviews import command_page, view_urls
 from api.tilereply import etag_matches
 from layers.areas import level_of, read_area
+from layers.errors import Forbidden
 from layers.indicators import child_indicators, overdue_cases
 from maps import panel
 from maps.assets import font_links
@@ -99,11 +100,17 @@ def keep_token(request: Request, response: Response) -> Response:
 
 
 @router.get("/maps", summary="The map wall of the caller's own area", status_code=303,
-            response_class=RedirectResponse, responses={303: {"description": "to the view of the token's area"}})
+            response_class=RedirectResponse, responses={303: {"description": "to the view of the token's area"},
+                                                    403: {"description": "a grid's token: no wall below community"},
+                                                    422: {"description": "a query that cannot be kept (e.g. control "
+                                                                          "characters)"}})
 async def my_view(request: Request, principal: PagePrincipal) -> Response:
     """Redirect to the view of the area the token covers, keeping the query (``token`` included)."""
     if isinstance(principal, Unauthenticated):
         return sign_in_page(request, str(principal))
+    if len(principal.area) > 12:
+        # a grid worker's token (a grid's code): walls start at community level, its screen is the phone page
+        raise Forbidden(f"a token for grid {principal.area} has no map wall; the grid worker's screen is /m")
     level = level_of(principal.area).name
     target = str(request.url_for("command_view", level=level, code=principal.area))
     query = request.url.query
