@@ -23,7 +23,7 @@ import time
 from typing import Annotated, Any
 
 import jwt
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from layers.actors import ROLES, Actor
 from layers.errors import WanggeError
@@ -129,3 +129,11 @@ async def current_principal(request: Request) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def keep_token(request: Request, response: Response) -> Response:
+    """Keep a page's ``?token=`` as the cookie its own API calls (and later links) carry."""
+    token = request.query_params.get("token")
+    if token:
+        response.set_cookie(COOKIE, token, max_age=DEFAULT_TTL_S, httponly=True, samesite="strict", path="/")
+    return response

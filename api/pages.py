@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from api.auth import COOKIE, DEFAULT_TTL_S, Principal
+from api.auth import Principal, keep_token
 from layers import loop
 from maps.shell import token_page
 
@@ -35,7 +35,5 @@ async def role_page(request: Request, principal: Principal | None, roles: tuple[
                                        f"create --role {roles[0]} --area CODE)"), status_code=401)
     principal.require_role(*roles)
     response = HTMLResponse(await build(principal), headers={"Cache-Control": "private, no-store"})
-    token = request.query_params.get("token")
-    if token:
-        response.set_cookie(COOKIE, token, max_age=DEFAULT_TTL_S, httponly=True, samesite="strict", path="/")
+    keep_token(request, response)
     return response

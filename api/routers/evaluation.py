@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 
-from api.auth import COOKIE, DEFAULT_TTL_S, CurrentPrincipal, Principal
+from api.auth import CurrentPrincipal, Principal, keep_token
 from api.deps import ConnDep
 from api.responses import json_response
 from layers.time.evaluation import Evaluation, eval_level, evaluate, month_period, period_of
@@ -77,35 +77,34 @@ async def evaluation_xlsx(conn: ConnDep, principal: CurrentPrincipal, area: Area
     return _file(await _evaluation(conn, principal, area, first, to), "xlsx")
 
 
-@router.get("/reports/evaluation/{area}", response_class=HTMLResponse,
-            summary="The printable monthly evaluation report of an area")
-async def evaluation_report(
-    request: Request, area: str, conn: ConnDep, principal: CurrentPrincipal,
-    month: Annotated[str | None, Query(pattern=r"^[0-9]{4}-[0-9]{2}$",
-                                       description="YYYY-MM (default: the current month)")] = None,
-) -> HTMLResponse:
-    """Ranked children with bar charts, the teams, and the definitions; print it to PDF from the browser."""
+Month = Annotated[str | None, Query(pattern=r"^[0-9]{4}-[0-9]{2}$", description="YYYY-MM (default: the current month)")]
+
+
+async def _month(conn: ConnDep, principal: Principal, area: str, month: str | None) -> Evaluation:
+    """The evaluation of ``area`` for ``month``, once the caller's area is checked to cover it."""
     eval_level(area)
     principal.require_area(area)
-    result = await evaluate(conn, area, month_period(month))
-    response = HTMLResponse(report_page(result, request.scope.get("root_path", "")),
-                            headers={"Cache-Control": "private, no-store"})
-    token = request.query_params.get("token")
-    if token:  # the wall opens the report in a new tab with its token; later links need no token
-        response.set_cookie(COOKIE, token, max_age=DEFAULT_TTL_S, httponly=True, samesite="strict", path="/")
-    return response
+    return await evaluate(conn, area, month_period(month))
+
+
+@router.get("/reports/evaluation/{area}", response_class=HTMLResponse,
+            summary="The printable monthly evaluation report of an area")
+async def evaluation_report(request: Request, area: str, conn: ConnDep, principal: CurrentPrincipal,
+                            month: Month = None) -> Response:
+    """Ranked children with bar charts, the teams, and the definitions; print it to PDF from the browser.
+
+    The wall opens the report in a new tab with its token; kept as a cookie, later links need none.
+    """
+    result = await _month(conn, principal, area, month)
+    return keep_token(request, HTMLResponse(report_page(result, request.scope.get("root_path", "")),
+                                            headers={"Cache-Control": "private, no-store"}))
 
 
 @router.get("/reports/evaluation/{area}/panel", response_class=HTMLResponse,
             summary="The evaluation of an area as a small fragment for a map wall's side panel")
-async def evaluation_panel(
-    request: Request, area: str, conn: ConnDep, principal: CurrentPrincipal,
-    month: Annotated[str | None, Query(pattern=r"^[0-9]{4}-[0-9]{2}$",
-                                       description="YYYY-MM (default: the current month)")] = None,
-) -> HTMLResponse:
+async def evaluation_panel(request: Request, area: str, conn: ConnDep, principal: CurrentPrincipal,
+                           month: Month = None) -> HTMLResponse:
     """Key rates, the best and last children of the month, and a link to the full report."""
-    eval_level(area)
-    principal.require_area(area)
-    result = await evaluate(conn, area, month_period(month))
+    result = await _month(conn, principal, area, month)
     return HTMLResponse(wall_panel(result, request.scope.get("root_path", "")),
                         headers={"Cache-Control": "private, no-store"})

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from api.auth import COOKIE, DEFAULT_TTL_S, CurrentPrincipal, Principal, Unauthenticated, optional_principal
+from api.auth import CurrentPrincipal, Principal, Unauthenticated, keep_token, optional_principal
 from api.deps import ConnDep, SettingsDep
 from api.mapviews import command_page, view_urls
 from api.tilereply import etag_matches
@@ -87,16 +87,6 @@ async def page_principal(request: Request) -> Principal | Unauthenticated:
 
 
 PagePrincipal = Annotated[Principal | Unauthenticated, Depends(page_principal)]
-
-
-def keep_token(request: Request, response: Response) -> Response:
-    """Keep a ``?token=`` as a cookie, so the page's own API calls carry it."""
-    token = request.query_params.get("token")
-    if token:
-        response.set_cookie(
-            COOKIE, token, max_age=DEFAULT_TTL_S, httponly=True, samesite="strict", path="/"
-        )
-    return response
 
 
 @router.get("/maps", summary="The map wall of the caller's own area", status_code=303,

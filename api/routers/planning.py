@@ -8,10 +8,10 @@ from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Resp
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field, model_validator
 
-from api.auth import CurrentPrincipal, Principal, Unauthenticated
+from api.auth import CurrentPrincipal, Principal, Unauthenticated, keep_token
 from api.deps import ConnDep, SettingsDep
 from api.params import CRS_HELP, CommunityCode
-from api.routers.maps import PagePrincipal, keep_token, sign_in_page
+from api.routers.maps import PagePrincipal, sign_in_page
 from geo.crs import parse_crs
 from geo.planning import service
 from geo.planning.report import ReportOptions
