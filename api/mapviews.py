@@ -2,21 +2,32 @@
 
 This is the one function the map route calls; it joins ``layers`` (data),
 ``geo`` (display shift, via :mod:`api.display`) and ``maps`` (the page).
+
+A page is rendered once per area and options (:class:`WallPages`) and kept
+until a layer of areas changes (the layer watcher's versions); each load
+fills it with the indicators and overdue cases read then, so it is never
+staler than the panel poll.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections import OrderedDict
+from dataclasses import dataclass, replace
+from typing import Any
 from urllib.parse import urlencode
 
 from psycopg import AsyncConnection
 
 from api.display import display_bounds, display_geometry
 from api.settings import Settings
-from layers.areas import LEVELS, read_area, read_children
+from layers.areas import LEVELS, Area, read_area, read_children
 from layers.indicators import child_indicators, overdue_cases
+from layers.watch import LayerWatcher
 from maps.basemap import Basemap
-from maps.command import CommandView, ViewUrls, render_command_page
+from maps.command import CommandShell, CommandView, ViewUrls, render_command_page, render_command_shell
+
+# what a page's shell is made of: the area's outline and name, its children's
+AREA_TABLES = ("districts", "streets", "communities", "grids")
 
 
 def basemap_of(settings: Settings) -> Basemap:
@@ -44,17 +55,76 @@ def view_urls(root: str, level: str, code: str, indicator: str, kiosk: bool, dis
     )
 
 
-async def command_page(
-    conn: AsyncConnection,
-    settings: Settings,
-    level: str,
-    code: str,
-    indicator: str,
-    kiosk: bool,
-    root: str = "",
-) -> str:
-    """Return the HTML of the ``level`` view of area ``code`` (404 when no such area)."""
-    basemap = basemap_of(settings)
+PageKey = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class _Kept:
+    versions: tuple[int, ...]  # AREA_TABLES' versions read before the area was
+    area: Area
+    shell: CommandShell
+
+
+class WallPages:
+    """Rendered command pages, least recently used first out, each valid while the area layers keep their versions.
+
+    Bounded by count and by characters (a district's shell is a few hundred
+    KB); ``max_entries = 0`` renders every page in full, as before the cache.
+    The pages hold no caller: the route checks the token's area first.
+    """
+
+    def __init__(self, max_entries: int = 64, max_chars: int = 24_000_000) -> None:
+        self.max_entries = max_entries
+        self.max_chars = max_chars
+        self._kept: OrderedDict[PageKey, _Kept] = OrderedDict()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: PageKey, versions: tuple[int, ...]) -> _Kept | None:
+        """The page kept for ``key`` if the area layers are still at ``versions``."""
+        kept = self._kept.get(key)
+        if kept is None or kept.versions != versions:
+            self.misses += 1
+            return None
+        self._kept.move_to_end(key)
+        self.hits += 1
+        return kept
+
+    def put(self, key: PageKey, kept: _Kept) -> None:
+        """Keep a page, dropping the least recently used beyond the budgets."""
+        self._kept[key] = kept
+        self._kept.move_to_end(key)
+        while self._kept and (len(self._kept) > self.max_entries
+                              or sum(k.shell.size for k in self._kept.values()) > self.max_chars):
+            self._kept.popitem(last=False)
+
+    def clear(self) -> None:
+        """Forget every page."""
+        self._kept.clear()
+
+
+def wall_pages(state: Any) -> WallPages:
+    """The app's page cache (``app.state``), made on first use."""
+    pages = getattr(state, "wall_pages", None)
+    if pages is None:
+        pages = state.wall_pages = WallPages()
+    return pages
+
+
+def _area_versions(layers: LayerWatcher | None) -> tuple[int, ...] | None:
+    """The area layers' versions as the watcher knows them; None while it is not listening.
+
+    The watcher learns a version from the notice sent at commit, so data read
+    after seeing a version holds that version's changes: a page kept under
+    older versions is rendered again, never one under newer versions kept stale.
+    """
+    if layers is None:
+        return None
+    versions = [layers.version(t) for t in AREA_TABLES]
+    return None if any(v is None for v in versions) else tuple(int(v or 0) for v in versions)
+
+
+async def _display_area(conn: AsyncConnection, basemap: Basemap, level: str, code: str) -> tuple[Area, list[Any]]:
     area = await read_area(conn, code, level)
     children = await read_children(conn, area)
     if basemap.shifts_overlays:
@@ -66,15 +136,37 @@ async def command_page(
         children = [
             replace(c, geometry=display_geometry(c.geometry, basemap.crs)) for c in children
         ]
-    view = CommandView(
-        area=area,
-        children=children,
-        indicators=await child_indicators(conn, area),
-        overdue=await overdue_cases(conn, area),
-        indicator=indicator,
-        urls=view_urls(root, level, code, indicator, kiosk, basemap.crs),
-        basemap=basemap,
-        kiosk=kiosk,
-        refresh_s=settings.map_refresh_s,
-    )
-    return render_command_page(view)
+    return area, children
+
+
+async def command_page(
+    conn: AsyncConnection,
+    settings: Settings,
+    level: str,
+    code: str,
+    indicator: str,
+    kiosk: bool,
+    root: str = "",
+    pages: WallPages | None = None,
+    layers: LayerWatcher | None = None,
+) -> str:
+    """Return the HTML of the ``level`` view of area ``code`` (404 when no such area).
+
+    With ``pages`` and a listening ``layers`` watcher the page's shell comes
+    from the cache; otherwise it is rendered in full.
+    """
+    basemap = basemap_of(settings)
+    urls = view_urls(root, level, code, indicator, kiosk, basemap.crs)
+    versions = _area_versions(layers) if pages is not None and pages.max_entries > 0 else None
+    key = (level, code, indicator, kiosk, root, basemap, settings.map_refresh_s)
+    kept = pages.get(key, versions) if pages is not None and versions is not None else None
+    if kept is None:
+        area, children = await _display_area(conn, basemap, level, code)
+        view = CommandView(area=area, children=children, indicators=(), overdue=(), indicator=indicator,
+                           urls=urls, basemap=basemap, kiosk=kiosk, refresh_s=settings.map_refresh_s)
+        if pages is None or versions is None:
+            return render_command_page(replace(view, indicators=await child_indicators(conn, area),
+                                               overdue=await overdue_cases(conn, area)))
+        kept = _Kept(versions, area, render_command_shell(view))
+        pages.put(key, kept)
+    return kept.shell.page(await child_indicators(conn, kept.area), await overdue_cases(conn, kept.area))

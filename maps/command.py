@@ -11,8 +11,10 @@ cases, teams and sensors from bbox-limited live endpoints that
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 import folium
@@ -94,7 +96,32 @@ def child_fills(
     return breaks, fills, shown, any(v is None for v in values.values())
 
 
-def _children_geojson(view: CommandView, fills: dict[str, str], shown: dict[str, str]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CaseFigures:
+    """What a command page shows of the cases: each child's fill and shown value, panel body, legend shading.
+
+    Everything else on the page follows from the area and its children alone,
+    which is what lets :func:`render_command_shell` render it once.
+    """
+
+    fills: Mapping[str, str]
+    values: Mapping[str, str]
+    panel: str
+    legend: str
+
+
+def case_figures(view: CommandView) -> CaseFigures:
+    """The case figures of ``view`` (its indicators and overdue cases), as the page and the panel poll show them."""
+    breaks, fills, shown, no_data = child_fills(view.indicator, view.indicators)
+    return CaseFigures(
+        fills,
+        shown,
+        panel.panel_body(view.area.level, view.indicators, view.overdue, _child_urls(view)),
+        panel.indicator_legend(view.indicator, breaks, no_data),
+    )
+
+
+def _children_geojson(view: CommandView, fills: Mapping[str, str], shown: Mapping[str, str]) -> dict[str, Any]:
     features = [
         {
             "type": "Feature",
@@ -218,8 +245,12 @@ def _config(
     return f'<script type="application/json" id="wangge-config">{text}</script>'
 
 
-def build_command_map(view: CommandView) -> folium.Map:
-    """Build the map wall of one area: outline, shaded children, layers, panel, legend, clock."""
+def build_command_map(view: CommandView, figures: CaseFigures | None = None) -> folium.Map:
+    """Build the map wall of one area: outline, shaded children, layers, panel, legend, clock.
+
+    ``figures`` replaces what the view's indicators and overdue cases would show
+    (:func:`render_command_shell` passes slots).
+    """
     if view.indicator not in style.INDICATOR_STYLES:
         raise ValueError(f"indicator must be one of {', '.join(style.INDICATOR_STYLES)}")
     west, south, east, north = view.area.bounds
@@ -237,9 +268,9 @@ def build_command_map(view: CommandView) -> folium.Map:
     m.fit_bounds([[south, west], [north, east]])
     add_basemap(m, view.basemap)
 
-    breaks, fills, shown, no_data = child_fills(view.indicator, view.indicators)
+    figures = figures or case_figures(view)
     children = folium.GeoJson(
-        _children_geojson(view, fills, shown),
+        _children_geojson(view, figures.fills, figures.values),
         name=panel.CHILD_NAMES[view.area.level],
         style_function=lambda f: {
             "fillColor": f["properties"]["fill"],
@@ -286,10 +317,8 @@ def build_command_map(view: CommandView) -> folium.Map:
     body.add_child(
         Element(panel.header_html(view.area.level, view.area.name, view.area.code, view.urls.up))
     )
-    body.add_child(
-        Element(panel.panel_html(view.area.level, view.indicators, view.overdue, _child_urls(view)))
-    )
-    body.add_child(Element(panel.legend_html(view.indicator, breaks, no_data)))
+    body.add_child(Element(panel.panel_html(figures.panel)))
+    body.add_child(Element(panel.legend_html(figures.legend)))
     body.add_child(Element(_config(view, m, children, layers)))
     _StartWall().add_to(m)
     return m
@@ -298,3 +327,74 @@ def build_command_map(view: CommandView) -> folium.Map:
 def render_command_page(view: CommandView) -> str:
     """Return the command view as HTML whose scripts and stylesheets all come from wangge."""
     return render_offline(build_command_map(view))
+
+
+# A slot in a rendered shell: a nonce no stored name or address can know, the figure, the child's index.
+_SLOT = re.compile(r"__wg([0-9a-f]{16})_(fill|value|panel|legend)([0-9]*)__")
+
+
+def _in_json_string(text: str) -> str:
+    """``text`` as the inside of a JSON string in a script, escaped as Folium's ``tojson`` escapes."""
+    quoted = json.dumps(text)[1:-1]
+    return quoted.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").replace("'", "\\u0027")
+
+
+@dataclass(frozen=True)
+class CommandShell:
+    """A command page rendered once with slots where the case figures go; :meth:`page` fills them.
+
+    Folium and Jinja cost tens of milliseconds per page, the figures a few
+    string joins: a wall's page is rendered when its area is first shown or
+    its outlines change, and filled with the current figures on every load.
+    The filled page is the one :func:`render_command_page` renders from the
+    same view with those figures.
+    """
+
+    view: CommandView  # its indicators and overdue cases are empty: the shell holds none
+    parts: tuple[str | tuple[str, int], ...]  # text, or (figure, child index) to fill
+
+    @property
+    def size(self) -> int:
+        """About how many characters the shell holds (for the cache's budget)."""
+        return sum(len(p) for p in self.parts if isinstance(p, str))
+
+    def page(self, indicators: Sequence[ChildIndicators], overdue: Sequence[OverdueCase]) -> str:
+        """The page with these figures in its slots."""
+        figures = case_figures(replace(self.view, indicators=indicators, overdue=overdue))
+        codes = [c.code for c in self.view.children]
+        out: list[str] = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+            elif part[0] == "panel":
+                out.append(figures.panel)
+            elif part[0] == "legend":
+                out.append(figures.legend)
+            elif part[0] == "fill":
+                out.append(_in_json_string(figures.fills.get(codes[part[1]], style.NO_DATA)))
+            else:
+                out.append(_in_json_string(figures.values.get(codes[part[1]], "–")))
+        return "".join(out)
+
+
+def render_command_shell(view: CommandView) -> CommandShell:
+    """Render the page of ``view``'s area once, with slots for the case figures (its own figures are unused)."""
+    nonce = secrets.token_hex(8)
+    slots = CaseFigures(
+        {c.code: f"__wg{nonce}_fill{i}__" for i, c in enumerate(view.children)},
+        {c.code: f"__wg{nonce}_value{i}__" for i, c in enumerate(view.children)},
+        f"__wg{nonce}_panel__",
+        f"__wg{nonce}_legend__",
+    )
+    empty = replace(view, indicators=(), overdue=())
+    html = render_offline(build_command_map(empty, slots))
+    parts: list[str | tuple[str, int]] = []
+    at = 0
+    for match in _SLOT.finditer(html):
+        if match.group(1) != nonce:
+            continue  # not ours: text that merely looks like a slot
+        parts.append(html[at:match.start()])
+        parts.append((match.group(2), int(match.group(3) or 0)))
+        at = match.end()
+    parts.append(html[at:])
+    return CommandShell(empty, tuple(parts))

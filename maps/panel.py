@@ -93,16 +93,11 @@ def panel_body(
     )
 
 
-def panel_html(
-    level: str,
-    indicators: Sequence[ChildIndicators],
-    overdue: Sequence[OverdueCase],
-    child_url: dict[str, str],
-) -> str:
-    """Return the side panel (a drawer on narrow screens) around :func:`panel_body`."""
+def panel_html(body: str) -> str:
+    """Return the side panel (a drawer on narrow screens) around a :func:`panel_body`."""
     return (
         '<aside class="wg-panel" id="wg-panel" aria-label="指标 Indicators">'
-        f'<div id="wg-panel-body">{panel_body(level, indicators, overdue, child_url)}</div>'
+        f'<div id="wg-panel-body">{body}</div>'
         "</aside>"
     )
 
@@ -142,11 +137,11 @@ def _marks(layer: str, pairs: Sequence[tuple[str, str]]) -> str:
     )
 
 
-def legend_html(indicator: str, breaks: Sequence[float], no_data: bool = False) -> str:
-    """Return the legend of everything the wall draws: shading, each layer's marks, clusters."""
+def legend_html(shading: str) -> str:
+    """Return the legend of everything the wall draws: shading (an :func:`indicator_legend`), marks, clusters."""
     return (
         '<div class="wg-legend" id="wg-legend" data-testid="legend">'
-        f'<div id="wg-legend-shading">{indicator_legend(indicator, breaks, no_data)}</div>'
+        f'<div id="wg-legend-shading">{shading}</div>'
         + _marks("cases", [*style.CASE_GROUPS, (style.OVERDUE_COLOUR, "超期 overdue")])
         + '<div><svg class="wg-mark wg-new-mark" viewBox="0 0 16 16" width="16" height="16" fill="none" '
         f'stroke="{style.NEW_CASE_RING}" stroke-width="2"><circle cx="8" cy="8" r="6"/></svg>新案件 new</div>'

@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.auth import CurrentPrincipal, Principal, Unauthenticated, keep_token, optional_principal
 from api.deps import ConnDep, SettingsDep
-from api.mapviews import command_page, view_urls
+from api.mapviews import command_page, view_urls, wall_pages
 from api.tilereply import etag_matches
 from layers.areas import level_of, read_area
 from layers.errors import Forbidden
@@ -128,8 +128,10 @@ async def command_view(
     if isinstance(principal, Unauthenticated):
         return sign_in_page(request, str(principal))
     principal.require_area(code)
+    # the page holds no caller: only the area checked just above decides what it shows
     html = await command_page(
-        conn, settings, level, code, indicator, kiosk, request.scope.get("root_path", "")
+        conn, settings, level, code, indicator, kiosk, request.scope.get("root_path", ""),
+        wall_pages(request.app.state), request.app.state.layers,
     )
     return keep_token(request, HTMLResponse(html, headers={"Cache-Control": "private, no-store"}))
 
