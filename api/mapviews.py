@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from psycopg import AsyncConnection
@@ -22,7 +22,6 @@ from api.display import display_bounds, display_geometry
 from api.settings import Settings
 from layers.areas import LEVELS, Area, read_area, read_children
 from layers.indicators import child_indicators, overdue_cases
-from layers.watch import LayerWatcher
 from maps.basemap import Basemap
 from maps.command import CommandShell, CommandView, ViewUrls, render_command_page, render_command_shell
 
@@ -58,9 +57,18 @@ def view_urls(root: str, level: str, code: str, indicator: str, kiosk: bool, dis
 PageKey = tuple[Any, ...]
 
 
+class LayerVersions(Protocol):
+    """What the page cache asks the layer watcher (:class:`layers.watch.LayerWatcher`)."""
+
+    def version(self, table: str) -> int | None:
+        """The layer's version, or None while it is not known."""
+
+
 @dataclass(frozen=True)
-class _Kept:
-    versions: tuple[int, ...]  # AREA_TABLES' versions read before the area was
+class KeptPage:
+    """A rendered shell, the area it shows (in display coordinates) and the area layers' versions it was read at."""
+
+    versions: tuple[int, ...]  # AREA_TABLES' versions, read before the area was
     area: Area
     shell: CommandShell
 
@@ -68,19 +76,19 @@ class _Kept:
 class WallPages:
     """Rendered command pages, least recently used first out, each valid while the area layers keep their versions.
 
-    Bounded by count and by characters (a district's shell is a few hundred
-    KB); ``max_entries = 0`` renders every page in full, as before the cache.
+    Bounded by count and by characters (the demo district's shell holds 60,000,
+    97 KB at 10x); ``max_entries = 0`` renders every page in full, as before the cache.
     The pages hold no caller: the route checks the token's area first.
     """
 
-    def __init__(self, max_entries: int = 64, max_chars: int = 24_000_000) -> None:
+    def __init__(self, max_entries: int = 64, max_chars: int = 12_000_000) -> None:
         self.max_entries = max_entries
         self.max_chars = max_chars
-        self._kept: OrderedDict[PageKey, _Kept] = OrderedDict()
+        self._kept: OrderedDict[PageKey, KeptPage] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: PageKey, versions: tuple[int, ...]) -> _Kept | None:
+    def get(self, key: PageKey, versions: tuple[int, ...]) -> KeptPage | None:
         """The page kept for ``key`` if the area layers are still at ``versions``."""
         kept = self._kept.get(key)
         if kept is None or kept.versions != versions:
@@ -90,7 +98,7 @@ class WallPages:
         self.hits += 1
         return kept
 
-    def put(self, key: PageKey, kept: _Kept) -> None:
+    def put(self, key: PageKey, kept: KeptPage) -> None:
         """Keep a page, dropping the least recently used beyond the budgets."""
         self._kept[key] = kept
         self._kept.move_to_end(key)
@@ -111,7 +119,7 @@ def wall_pages(state: Any) -> WallPages:
     return pages
 
 
-def _area_versions(layers: LayerWatcher | None) -> tuple[int, ...] | None:
+def _area_versions(layers: LayerVersions | None) -> tuple[int, ...] | None:
     """The area layers' versions as the watcher knows them; None while it is not listening.
 
     The watcher learns a version from the notice sent at commit, so data read
@@ -148,7 +156,7 @@ async def command_page(
     kiosk: bool,
     root: str = "",
     pages: WallPages | None = None,
-    layers: LayerWatcher | None = None,
+    layers: LayerVersions | None = None,
 ) -> str:
     """Return the HTML of the ``level`` view of area ``code`` (404 when no such area).
 
@@ -167,6 +175,6 @@ async def command_page(
         if pages is None or versions is None:
             return render_command_page(replace(view, indicators=await child_indicators(conn, area),
                                                overdue=await overdue_cases(conn, area)))
-        kept = _Kept(versions, area, render_command_shell(view))
+        kept = KeptPage(versions, area, render_command_shell(view))
         pages.put(key, kept)
     return kept.shell.page(await child_indicators(conn, kept.area), await overdue_cases(conn, kept.area))

@@ -1,4 +1,5 @@
-"""Benchmark the map wall: shell size, time to drawn in Chromium, z14 tiles cached vs not.
+"""Benchmark the map wall: shell size, page loads from the kept shell vs rendered in full,
+time to drawn in Chromium, z14 tiles cached vs not.
 
 Runs its own PostGIS (embedded cluster in a temporary folder), builds the
 demo city (2,200 grids, 10,000 cases), serves wangge with uvicorn on
@@ -26,6 +27,7 @@ from playwright.sync_api import sync_playwright
 
 from api.app import create_app
 from api.auth import issue_token
+from api.mapviews import wall_pages
 from api.settings import Settings
 from api.store import demo_district
 from api.tilereply import tile_cache
@@ -103,6 +105,29 @@ def server_side_tiles(url: str, tiles: list[tuple[int, int]]) -> None:
     )
 
 
+def page_loads(app: FastAPI, conn: psycopg.Connection, base: str, token: str) -> None:
+    """Each level's wall page rendered in full per load (as before the cache) vs filled from its kept shell."""
+    street = conn.execute("SELECT min(code) FROM streets").fetchone()[0]  # type: ignore[index]
+    community = conn.execute("SELECT min(code) FROM communities WHERE street_code = %s",
+                             (street,)).fetchone()[0]  # type: ignore[index]
+    pages = wall_pages(app.state)
+    kept = pages.max_entries
+    for path in ("/maps/district/340111", f"/maps/street/{street.strip()}", f"/maps/community/{community.strip()}"):
+        url = f"{base}{path}?token={token}"
+        loads = {}
+        for mode, entries in (("full", 0), ("kept", kept)):
+            pages.max_entries = entries
+            wrk(url, 1, 1, threads=1)  # warm-up (and, kept, the shell rendered)
+            loads[mode] = wrk(url, 1, 5, threads=1)
+        full, shell = loads["full"], loads["kept"]
+        print(
+            f"page {path} (wrk, 1 connection): rendered in full p50 {full.p50_ms:.1f} ms p99 {full.p99_ms:.1f} ms; "
+            f"from the kept shell p50 {shell.p50_ms:.1f} ms p99 {shell.p99_ms:.1f} ms (budget < 100 ms); "
+            f"{full.p50_ms / shell.p50_ms:.1f}x faster at p50, {full.p99_ms / shell.p99_ms:.1f}x at p99"
+        )
+    pages.max_entries = kept
+
+
 def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="wangge-bench-"))
     folder.chmod(0o755)
@@ -147,6 +172,7 @@ def run(app: FastAPI, url: str, base: str, token: str) -> None:
             f"{inline / 1024:.0f} KB; ratio {inline / shell:.0f}x smaller"
         )
 
+        page_loads(app, conn, base, token)
         tiles = z14_tiles(conn)
     # wrk (a C client in its own process) for every HTTP figure, one
     # connection at a time, so the latencies are the server's and not a

@@ -8,6 +8,7 @@ render the page again, and a token must never see another area's page.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from dataclasses import replace
@@ -20,7 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser
 
-from api.mapviews import WallPages, _Kept, wall_pages
+from api.mapviews import KeptPage, WallPages, command_page, wall_pages
 from api.settings import Settings
 from layers.areas import ChildOutline
 from layers.indicators import ChildIndicators, OverdueCase
@@ -130,9 +131,9 @@ def test_text_that_looks_like_a_slot_stays_text() -> None:
     same_page(render_command_page(view), filled)
 
 
-def _kept(size: int) -> _Kept:
+def _kept(size: int) -> KeptPage:
     view = sample_view()
-    return _Kept((1, 1, 1, 1), view.area, CommandShell(view, ("x" * size,)))
+    return KeptPage((1, 1, 1, 1), view.area, CommandShell(view, ("x" * size,)))
 
 
 def test_the_page_cache_is_bounded_and_forgets_the_least_recently_used() -> None:
@@ -233,6 +234,33 @@ def test_a_token_never_gets_another_areas_page(client_ro: TestClient, sync_ro: p
     assert own != other and children_of(own) and all(c.startswith(mine) for c in children_of(own))
     assert all(c.startswith(theirs) for c in children_of(other))
     assert f'<span class="wg-code">{mine}</span>' in own
+
+
+class Versions:
+    """Area layer versions as a watcher would know them (None: not listening)."""
+
+    def __init__(self, version: int | None) -> None:
+        self.known = version
+
+    def version(self, table: str) -> int | None:
+        return self.known
+
+
+def test_the_shell_is_kept_only_while_the_watcher_knows_the_versions(demo_ro: str) -> None:
+    async def loads() -> list[str]:
+        pages = WallPages()
+        settings = Settings(database_url=demo_ro)  # type: ignore[call-arg]
+        async with await psycopg.AsyncConnection.connect(demo_ro) as conn:
+            answers = []
+            for versions in (None, None, 7, 7, 8):
+                answers.append(await command_page(conn, settings, "street", "340111001", "overdue_cases", False,
+                                                  "", pages, Versions(versions)))
+                assert (pages.hits, pages.misses) == {None: (0, 0), 7: (len(answers) - 3, 1), 8: (1, 2)}[versions]
+        return answers
+
+    answers = asyncio.run(loads())
+    for answer in answers[1:]:
+        same_page(answers[0], answer)
 
 
 def test_first_paint_shows_the_figures_without_a_poll(page_server: tuple[str, str, Settings],
