@@ -7,6 +7,10 @@ is safe because escalation locks the cases it raises (passing over those
 another worker holds) and moves their deadline in the same transaction, so
 a case another worker has just raised no longer matches. The new deadline
 is counted on the district's working-time calendar (``layers.time``).
+
+The same round drops the walls' day counters that aged out of the days
+kept (``layers.walls.aggregates.prune_days``): housekeeping that needs a
+timer and nothing else.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from layers.actors import Actor
 from layers.db import translated_errors
 from layers.errors import WanggeError
 from layers.incidents import escalate_overdue
+from layers.walls.aggregates import prune_days
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +39,7 @@ async def escalate_forever(pool: AsyncConnectionPool, every_s: float) -> None:
         try:
             async with translated_errors(), pool.connection() as conn:
                 raised = await escalate_overdue(conn, SYSTEM)
+                await prune_days(conn)
             if raised:
                 log.info("escalated %d overdue cases", len(raised))
         except WanggeError as exc:  # the database was away: try again next round

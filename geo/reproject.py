@@ -56,7 +56,8 @@ def _converter(crs: Crs, shifts: dict[str, _Shift], forward: bool) -> Callable[[
 def to_wgs84(geoms: np.ndarray, crs: Crs) -> np.ndarray:
     """Geometries given in ``crs`` → WGS84 (lon, lat), dropping Z/M values."""
     geoms = np.asarray(geoms, dtype=object)
-    flat = shapely.force_2d(geoms)
+    # force_2d copies every geometry; a million plain 2D points need no copy
+    flat = shapely.force_2d(geoms) if (shapely.has_z(geoms) | shapely.has_m(geoms)).any() else geoms
     convert = _converter(crs, _TO_WGS84, forward=True)
     return flat if convert is None else shapely.transform(flat, convert)
 

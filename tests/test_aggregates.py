@@ -34,7 +34,7 @@ from layers.io.read import Options
 from layers.io.service import WriteOptions, import_layer
 from layers.io.spec import LAYERS
 from layers.loop import OPEN_STATES
-from layers.walls.aggregates import rebuild_aggregates
+from layers.walls.aggregates import DAYS_KEPT, prune_days, rebuild_aggregates
 from tests.conftest import auth
 from tests.planning_cases import COMMUNITY, STREET, collection, feature, grid_code, insert_community, rect
 
@@ -72,16 +72,19 @@ def _china_day(t: datetime) -> date:
 
 
 def check_counters(conn: psycopg.Connection) -> None:
-    """Every counter table equals the same sums made in Python from the cases."""
+    """Every counter table equals the same sums made in Python from the cases (days: the ones kept)."""
     rows = _raw_rows(conn)
+    now = conn.execute("SELECT now()").fetchone()[0]  # type: ignore[index]
+    first_kept = _china_day(now) - timedelta(days=DAYS_KEPT - 1)
     counts: Counter[tuple[str, str]] = Counter()
     days: Counter[tuple[str, date, str]] = Counter()
     cells: Counter[tuple[str, int, int]] = Counter()
     for r in rows:
         for code in _codes(r):
             counts[(code, r["status"])] += 1
-            days[(code, _china_day(r["reported_at"]), "reported")] += 1
-            if r["status"] == "closed" and r["closed_at"] is not None:
+            if _china_day(r["reported_at"]) >= first_kept:
+                days[(code, _china_day(r["reported_at"]), "reported")] += 1
+            if r["status"] == "closed" and r["closed_at"] is not None and _china_day(r["closed_at"]) >= first_kept:
                 days[(code, _china_day(r["closed_at"]), "closed")] += 1
                 days[(code, _china_day(r["closed_at"]), "on_time")] += r["closed_at"] <= r["deadline"]
         if r["status"] in OPEN_STATES:
@@ -221,6 +224,33 @@ def test_a_rebuild_counts_the_same(live_district: tuple[TestClient, str, list[tu
         check_counters(conn)
 
 
+def test_days_before_the_window_are_neither_counted_nor_kept(
+        live_district: tuple[TestClient, str, list[tuple[float, float]]]) -> None:
+    """A case closed 40 days ago counts in its status but on no day; an aged-out day row is pruned."""
+    client, url, points = live_district
+    _apply(client, url, points, ("closed_back", 0, 40))
+    with psycopg.connect(url) as conn:
+        today = _china_day(conn.execute("SELECT now()").fetchone()[0])  # type: ignore[index]
+        first_kept = today - timedelta(days=DAYS_KEPT - 1)
+        assert conn.execute("SELECT count(*) FROM wall_case_days WHERE day < %s",
+                            (first_kept,)).fetchone() == (0,)
+        closed = conn.execute("SELECT count(*) FROM incidents WHERE status = 'closed' "
+                              "AND closed_at < now() - interval '39 days'").fetchone()
+        assert closed is not None and closed[0] >= 1  # the old closure exists, it is just not a kept day
+        check_counters(conn)
+        conn.execute("INSERT INTO wall_case_days VALUES ('340111', %s, 0, 1, 1, 1), ('340111', %s, 0, 1, 0, 0)",
+                     (first_kept - timedelta(days=1), first_kept))
+        conn.commit()
+
+    async def prune() -> int:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as aconn:
+            return await prune_days(aconn)
+
+    assert asyncio.run(prune()) == 1
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT min(day) FROM wall_case_days").fetchone() == (first_kept,)
+
+
 def test_a_history_import_is_counted(demo_rw: str, tmp_path: Path) -> None:
     """Past cases loaded in bulk (triggers skipped as superuser) are counted by the rebuild at the end."""
     with psycopg.connect(demo_rw) as conn:
@@ -235,6 +265,13 @@ def test_a_history_import_is_counted(demo_rw: str, tmp_path: Path) -> None:
     result = import_layer(demo_rw, path, LAYERS["incidents"], Options(crs=WGS84), WriteOptions())
     assert result.ok and result.counts and result.counts.inserted == 60, result.report()
     with psycopg.connect(demo_rw) as conn:
+        # each imported case has its one import event, made from the stored row
+        events = conn.execute("""
+            SELECT count(*), count(*) FILTER (WHERE e.to_status = i.status AND e.at = i.reported_at
+                                              AND e.reason = 'imported from past.csv')
+            FROM incidents AS i JOIN incident_events AS e ON e.incident_id = i.id AND e.action = 'import'
+            WHERE i.external_ref LIKE 'P%'""").fetchone()
+        assert events == (60, 60)
         check_counters(conn)
         assert conn.execute("SELECT sum(cases) FROM wall_case_counts WHERE area_code = '340111' "
                             "AND status = 'handling'").fetchone()[0] >= 20  # type: ignore[index]

@@ -112,20 +112,34 @@ def write_history(conn: psycopg.Connection, table: Table, store: Store, source: 
         picked = np.full(len(idx), None, dtype=object)
         picked[has] = values[at[has]]
         rows[column] = picked
-    events = {"incident_id": rows["id"], "district_code": rows["district_code"], "at": rows["reported_at"],
-              "actor": np.full(len(idx), "import", dtype=object), "role": np.full(len(idx), "admin", dtype=object),
-              "action": np.full(len(idx), "import", dtype=object), "to_status": rows["status"],
-              "reason": np.full(len(idx), f"imported from {source}", dtype=object)}
     conn.execute("SET LOCAL timezone = 'UTC'")
     with deferred_indexes(conn, ("incidents", "incident_events"), len(idx)), \
             checked_references(conn, ("incidents",)) as triggers_skipped:
         _copy(conn, "incidents", {c: rows[c] for c in _COLUMNS}, done)
-        _copy(conn, "incident_events", events)
+        _import_events(conn, rows["id"], f"imported from {source}")
     if triggers_skipped:
         # the walls' counters are kept by triggers, which the load skipped: count again, once
         rebuild_aggregates(conn)
     counts.inserted = len(idx)
     return counts, int(early.sum())
+
+
+def _import_events(conn: psycopg.Connection, ids: np.ndarray, reason: str) -> None:
+    """One ``import`` event per case just stored, made by the database from the stored rows.
+
+    The database copies what it holds (no million rows made in Python and
+    parsed again); the cases are this transaction's own (``xmin``) within
+    the range of the ids it drew, so a case another session filed meanwhile
+    is not among them.
+    """
+    if len(ids) == 0:
+        return
+    conn.execute("""
+        INSERT INTO incident_events (incident_id, district_code, at, actor, role, action, to_status, reason)
+        SELECT id, district_code, reported_at, 'import', 'admin', 'import', status, %(reason)s
+        FROM incidents
+        WHERE id BETWEEN %(lo)s AND %(hi)s AND xmin = pg_current_xact_id()::xid
+        ORDER BY id""", {"reason": reason, "lo": int(ids.min()), "hi": int(ids.max())})
 
 
 def _districts(table: Table, store: Store) -> np.ndarray:
@@ -184,8 +198,8 @@ def _geom_hex(geoms: np.ndarray) -> np.ndarray:
 
 
 # PostgreSQL's type for each column sent; times go as microseconds since the epoch (UTC)
-_KINDS = {"id": "int", "incident_id": "int", "grid_id": "int", "raw_x": "float", "raw_y": "float",
-          "reported_at": "time", "deadline": "time", "closed_at": "time", "updated_at": "time", "at": "time"}
+_KINDS = {"id": "int", "grid_id": "int", "raw_x": "float", "raw_y": "float",
+          "reported_at": "time", "deadline": "time", "closed_at": "time", "updated_at": "time"}
 CHUNK = 200_000
 """Rows per COPY statement; the next chunk's text is made while the database stores this one."""
 

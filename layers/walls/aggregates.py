@@ -1,9 +1,10 @@
-"""Per-area case counters kept by the database (migration 0008), and their rebuild.
+"""Per-area case counters kept by the database (migrations 0008 and 0010), and their rebuild.
 
 Statement triggers on ``incidents`` keep three tables current in the
 writer's own transaction: cases per area and status (``wall_case_counts``),
 per area and China day (``wall_case_days``: reported, closed, closed in
-time) and open cases per community and 0.002° cell (``wall_case_cells``).
+time; the last ``DAYS_KEPT`` days, the walls read 30) and open cases per
+community and 0.002° cell (``wall_case_cells``).
 Every reader here costs what the screen shows (tens of areas, hundreds of
 cells), never the number of cases ever filed.
 
@@ -21,16 +22,30 @@ import psycopg
 from psycopg import AsyncConnection
 
 from layers.rows import all_rows
+from layers.walls.counter_sql import CELL_DEG, DAY_ZONE, DAYS_KEPT, prune_statement
 
-CELL_DEG = 0.002
-"""The counters' cell (about 200 m), as migration 0008 sums them."""
-DAY_ZONE = "Asia/Shanghai"
-"""Days of ``wall_case_days`` are China days."""
+__all__ = [
+    "CELL_DEG",
+    "DAYS_KEPT",
+    "DAY_ZONE",
+    "Cluster",
+    "case_clusters",
+    "open_near",
+    "prefix_range",
+    "prune_days",
+    "rebuild_aggregates",
+]
 
 
 def rebuild_aggregates(conn: psycopg.Connection) -> None:
     """Recompute every counter from the cases (inside the caller's transaction)."""
     conn.execute("SELECT wangge_rebuild_wall_aggregates()")
+
+
+async def prune_days(conn: AsyncConnection) -> int:
+    """Delete day counters older than the days kept (the triggers never write them; these just aged out)."""
+    cur = await conn.execute(prune_statement(DAYS_KEPT))
+    return cur.rowcount
 
 
 @dataclass(frozen=True)

@@ -39,95 +39,12 @@ Create Date: 2026-12-02
 
 from alembic import op
 
+from layers.walls.counter_sql import ENDED, rebuild_function, trigger_function
+
 revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
-
-ENDED = "('closed', 'rejected', 'duplicate')"
-# China days: the window of "closed in the last 30 days" as a command centre counts it
-DAY_ZONE = "Asia/Shanghai"
-# the cluster cell: about 200 m
-CELL_DEG = 0.002
-
-_COLUMNS = "district_code, street_code, community_code, grid_code, status, reported_at, closed_at, deadline, geom"
-_AREAS = """LATERAL unnest(ARRAY[r.district_code::text, r.street_code::text,
-                               r.community_code::text, r.grid_code::text]) AS a(code)"""
-
-
-def apply_sql(rows: str) -> str:
-    """The statement adding the contributions of ``rows`` (a query with a ``sign`` column, +1 or -1).
-
-    Static text, so PL/pgSQL plans it once per session; one statement for the
-    three tables, each upsert in key order (concurrent writers lock rows in
-    the same order and never deadlock).
-    """
-    return f"""
-        WITH r AS ({rows}),
-        counts AS (
-            SELECT a.code AS area_code, r.status, sum(r.sign)::integer AS n
-            FROM r, {_AREAS}
-            WHERE a.code IS NOT NULL GROUP BY 1, 2),
-        up_counts AS (
-            INSERT INTO wall_case_counts AS w (area_code, status, slot, cases)
-            SELECT area_code, status, pg_backend_pid() % 8, n FROM counts WHERE n <> 0
-            ORDER BY area_code, status
-            ON CONFLICT (area_code, status, slot) DO UPDATE SET cases = w.cases + EXCLUDED.cases),
-        days AS (
-            SELECT a.code AS area_code, d.day, sum(d.reported)::integer AS reported,
-                   sum(d.closed)::integer AS closed, sum(d.on_time)::integer AS on_time
-            FROM r, {_AREAS},
-                 LATERAL (SELECT (r.reported_at AT TIME ZONE '{DAY_ZONE}')::date, r.sign, 0, 0
-                          UNION ALL
-                          SELECT (r.closed_at AT TIME ZONE '{DAY_ZONE}')::date, 0, r.sign,
-                                 CASE WHEN r.closed_at <= r.deadline THEN r.sign ELSE 0 END
-                          WHERE r.status = 'closed' AND r.closed_at IS NOT NULL)
-                         AS d(day, reported, closed, on_time)
-            WHERE a.code IS NOT NULL GROUP BY 1, 2),
-        up_days AS (
-            INSERT INTO wall_case_days AS w (area_code, day, slot, reported, closed, closed_on_time)
-            SELECT area_code, day, pg_backend_pid() % 8, reported, closed, on_time FROM days
-            WHERE reported <> 0 OR closed <> 0 OR on_time <> 0
-            ORDER BY area_code, day
-            ON CONFLICT (area_code, day, slot) DO UPDATE
-            SET reported = w.reported + EXCLUDED.reported, closed = w.closed + EXCLUDED.closed,
-                closed_on_time = w.closed_on_time + EXCLUDED.closed_on_time),
-        cells AS (
-            SELECT coalesce(r.community_code::text, r.street_code::text, r.district_code::text) AS area_code,
-                   floor(ST_X(r.geom) / {CELL_DEG})::integer AS cx, floor(ST_Y(r.geom) / {CELL_DEG})::integer AS cy,
-                   sum(r.sign)::integer AS n, sum(r.sign * ST_X(r.geom)) AS sx, sum(r.sign * ST_Y(r.geom)) AS sy
-            FROM r WHERE r.status NOT IN {ENDED} GROUP BY 1, 2, 3)
-        INSERT INTO wall_case_cells AS w (area_code, cx, cy, cases, sum_lon, sum_lat)
-        SELECT area_code, cx, cy, n, sx, sy FROM cells WHERE n <> 0 ORDER BY area_code, cx, cy
-        ON CONFLICT (area_code, cx, cy) DO UPDATE
-        SET cases = w.cases + EXCLUDED.cases, sum_lon = w.sum_lon + EXCLUDED.sum_lon,
-            sum_lat = w.sum_lat + EXCLUDED.sum_lat"""
-
-
-_NEW = f"SELECT 1 AS sign, {_COLUMNS} FROM wall_new_rows"
-_OLD = f"SELECT -1 AS sign, {_COLUMNS} FROM wall_old_rows"
-# transition tables are visible to the trigger function's own statements only, hence one body per event
-_TRIGGER_FUNCTION = f"""
-    CREATE FUNCTION wangge_wall_aggregates() RETURNS trigger LANGUAGE plpgsql AS $f$
-    BEGIN
-        IF TG_OP = 'INSERT' THEN
-            {apply_sql(_NEW)};
-        ELSIF TG_OP = 'UPDATE' THEN
-            {apply_sql(_OLD + " UNION ALL " + _NEW)};
-        ELSIF TG_OP = 'DELETE' THEN
-            {apply_sql(_OLD)};
-        ELSE
-            TRUNCATE wall_case_counts, wall_case_days, wall_case_cells;
-        END IF;
-        RETURN NULL;
-    END $f$"""
-
-_REBUILD = f"""
-    CREATE FUNCTION wangge_rebuild_wall_aggregates() RETURNS void LANGUAGE plpgsql AS $f$
-    BEGIN
-        TRUNCATE wall_case_counts, wall_case_days, wall_case_cells;
-        {apply_sql(f"SELECT 1 AS sign, {_COLUMNS} FROM incidents")};
-    END $f$"""
 
 
 def upgrade() -> None:
@@ -157,8 +74,9 @@ def upgrade() -> None:
             sum_lat double precision NOT NULL,
             PRIMARY KEY (area_code, cx, cy))""")
     op.execute("CREATE INDEX wall_case_cells_xy ON wall_case_cells (cx, cy)")
-    op.execute(_TRIGGER_FUNCTION)
-    op.execute(_REBUILD)
+    # every day kept here; migration 0010 keeps the recent window only
+    op.execute(trigger_function(days_kept=None))
+    op.execute(rebuild_function(days_kept=None))
     op.execute("""
         CREATE TRIGGER incidents_wall_insert AFTER INSERT ON incidents
             REFERENCING NEW TABLE AS wall_new_rows
