@@ -282,6 +282,17 @@ def test_first_paint_shows_the_figures_without_a_poll(page_server: tuple[str, st
             return out; }""")
         assert {code: shown.get(code) for code in poll["fills"]} == poll["fills"]
         assert page_.evaluate("document.body.dataset.panelAt") is None  # no poll was answered
+        # a hover's end restores the fill a poll set last (drawPanel keeps it in the feature), not the load's
+        code = sorted(poll["fills"])[0]
+        restored = page_.evaluate("""code => { let child = null;
+            window.wangge.map.eachLayer(l => { if (l.feature && l.feature.properties.code === code
+                                                  && l.options.fillColor) child = l; });
+            child.fire("mouseover");
+            const hovered = child.options.fillOpacity;
+            child.feature.properties.fill = "#123456";
+            child.fire("mouseout");
+            return [hovered, child.options.fillOpacity, child.options.fillColor]; }""", code)
+        assert restored == [0.65, 0.55, "#123456"]
         ARTIFACTS.mkdir(exist_ok=True)
         page_.screenshot(path=str(ARTIFACTS / f"wall-page-cache-district-{width}x{height}.png"))
         assert [e for e in log.errors if "panel" not in e] == []

@@ -383,7 +383,14 @@
   }
 
   function setUpChildren() {
-    var children = window[cfg.children];
+    var children = window[cfg.children], styler = children.options.style;
+    // Folium's styler knows the fills the page was loaded with, and a hover's end
+    // (resetStyle) asks it again: answer the fill the last panel poll set instead
+    children.options.style = function (f) {
+      var s = Object.assign({}, styler(f));
+      if (f.properties.fill) { s.fillColor = f.properties.fill; }
+      return s;
+    };
     children.eachLayer(function (l) {
       var p = l.feature.properties;
       l.bindTooltip(p.name, { permanent: true, direction: "center", className: "wg-label" });
