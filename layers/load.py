@@ -22,23 +22,19 @@ def ewkb_hex(geoms: Sequence[BaseGeometry]) -> list[str]:
 
 # EWKB of a 2D point with an SRID, little-endian: byte order 1, type 1 with the SRID flag, SRID 4326
 _POINT_HEADER = np.frombuffer(bytes.fromhex("0101000020") + SRID.to_bytes(4, "little"), dtype=np.uint8)
-# each byte value's two hex digits, as one 16-bit unit: one table lookup per byte
-_HEX_PAIRS = np.frombuffer("".join(f"{b:02X}" for b in range(256)).encode("ascii"), dtype=np.uint16)
 
 
-def point_ewkb_hex(xy: np.ndarray) -> np.ndarray:
-    """Hex EWKB (SRID 4326) of the points ``xy`` (n × 2), byte for byte what :func:`ewkb_hex` gives.
+def point_ewkb(xy: np.ndarray) -> np.ndarray:
+    """EWKB (SRID 4326) of the points ``xy`` (n × 2) as an n × 25 byte array, byte for byte what shapely gives.
 
-    A million points in a fraction of a second: the bytes are laid out and
-    turned into hex digits as arrays, where going through shapely costs
-    seconds for the same million.
+    A million points in a fraction of a second: the bytes are laid out as
+    arrays, where going through shapely costs seconds for the same million.
     """
     coords = np.ascontiguousarray(xy, dtype="<f8")
     raw = np.empty((len(coords), 25), dtype=np.uint8)
     raw[:, :9] = _POINT_HEADER
     raw[:, 9:] = coords.view(np.uint8).reshape(len(coords), 16)
-    text = _HEX_PAIRS[raw].tobytes().decode("ascii")
-    return np.array([text[i:i + 50] for i in range(0, len(text), 50)], dtype=object)
+    return raw
 
 
 def copy_rows(conn: psycopg.Connection, table: str, columns: Sequence[str],

@@ -272,6 +272,11 @@ def test_a_history_import_is_counted(demo_rw: str, tmp_path: Path) -> None:
             FROM incidents AS i JOIN incident_events AS e ON e.incident_id = i.id AND e.action = 'import'
             WHERE i.external_ref LIKE 'P%'""").fetchone()
         assert events == (60, 60)
+        # the walls' delta feeds see the imported open cases as written now; the ended ones never show
+        marks = conn.execute("""
+            SELECT status = 'closed', bool_and(changed_xid IS NULL), bool_and(changed_xid IS NOT NULL)
+            FROM incidents WHERE external_ref LIKE 'P%' GROUP BY 1 ORDER BY 1""").fetchall()
+        assert marks == [(False, False, True), (True, True, False)]
         check_counters(conn)
         assert conn.execute("SELECT sum(cases) FROM wall_case_counts WHERE area_code = '340111' "
                             "AND status = 'handling'").fetchone()[0] >= 20  # type: ignore[index]

@@ -21,7 +21,7 @@ import shapely
 from api.cli import main
 from layers import migrate
 from layers.cluster import EmbeddedCluster
-from layers.load import ewkb_hex, point_ewkb_hex
+from layers.load import point_ewkb
 from tests import district_files as df
 from tests.conftest import auth, make_client
 
@@ -256,5 +256,6 @@ def test_point_ewkb_from_arrays_is_shapelys_byte_for_byte() -> None:
     rng = np.random.default_rng(30)
     xy = np.vstack([rng.uniform(-180, 180, (500, 2)), [[0.0, -0.0], [180.0, -90.0], [1e-300, 5e-324],
                                                       [117.283042, 31.861191]]])
-    assert list(point_ewkb_hex(xy)) == ewkb_hex(list(shapely.points(xy)))
-    assert len(point_ewkb_hex(np.empty((0, 2)))) == 0
+    expected = shapely.to_wkb(shapely.set_srid(shapely.points(xy), 4326), include_srid=True)
+    assert [bytes(row) for row in point_ewkb(xy)] == list(expected)
+    assert point_ewkb(np.empty((0, 2))).shape == (0, 25)

@@ -4,8 +4,10 @@ A case keeps the grid version valid when it was reported, as a live case
 does; points are matched in memory against every stored grid version
 (an STRtree, the lowest code on a shared edge, as locate decides), which
 is one vectorised pass instead of a million index probes. Rows go in by
-COPY (CSV text made column by column), the import event of each case too; a load that adds a quarter
-the cases table builds its indexes once at the end (:mod:`layers.io.bulk`).
+COPY in the binary format (made column by column, :mod:`layers.io.copy_binary`),
+the import event of each case by the database from the stored row; a load
+that adds a quarter or more to the cases table builds its indexes once at
+the end (:mod:`layers.io.bulk`).
 A case whose ``external_ref`` is already stored for its district is left
 alone, so re-importing a file changes nothing. Cases reported before any
 grid version covering their point are keyed to the earliest such version
@@ -24,17 +26,18 @@ import psycopg
 import shapely
 from psycopg import sql
 
+from layers.io import copy_binary
 from layers.io.bulk import checked_references, deferred_indexes
 from layers.io.checks import Store
+from layers.io.copy_binary import Kind
 from layers.io.read import Table
 from layers.io.write import Counts
-from layers.load import ewkb_hex, point_ewkb_hex
 from layers.walls.aggregates import rebuild_aggregates
 
 ENDED = ("closed", "rejected", "duplicate")
 _COLUMNS = ("id", "district_code", "category_code", "channel", "description", "address", "raw_x", "raw_y",
             "raw_crs", "geom", "grid_id", "grid_code", "community_code", "street_code", "level", "status",
-            "reported_at", "deadline", "closed_at", "updated_at", "external_ref")
+            "reported_at", "deadline", "closed_at", "updated_at", "external_ref", "changed_xid")
 
 
 @dataclass
@@ -112,7 +115,7 @@ def write_history(conn: psycopg.Connection, table: Table, store: Store, source: 
         picked = np.full(len(idx), None, dtype=object)
         picked[has] = values[at[has]]
         rows[column] = picked
-    conn.execute("SET LOCAL timezone = 'UTC'")
+    rows["changed_xid"] = _changed_xid(conn, rows["status"])
     with deferred_indexes(conn, ("incidents", "incident_events"), len(idx)), \
             checked_references(conn, ("incidents",)) as triggers_skipped:
         _copy(conn, "incidents", {c: rows[c] for c in _COLUMNS}, done)
@@ -122,6 +125,19 @@ def write_history(conn: psycopg.Connection, table: Table, store: Store, source: 
         rebuild_aggregates(conn)
     counts.inserted = len(idx)
     return counts, int(early.sum())
+
+
+def _changed_xid(conn: psycopg.Connection, status: np.ndarray) -> np.ndarray:
+    """The writing transaction's id for the open cases, none for the ended ones.
+
+    Walls ask for the cases written since their last answer
+    (``changed_xid``, see migration 0008): an imported open case is new to
+    them, an imported ended one was never on a wall and never will be, so
+    it is left out of that index (most of a history is ended cases).
+    """
+    row = conn.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()
+    xid = row[0] if row else None
+    return np.where(np.isin(status, ENDED), None, xid).astype(object)
 
 
 def _import_events(conn: psycopg.Connection, ids: np.ndarray, reason: str) -> None:
@@ -169,7 +185,7 @@ def _rows(conn: psycopg.Connection, table: Table, idx: np.ndarray, district: np.
         "id": ids, "district_code": district, "category_code": category, "channel": cols["channel"][idx],
         "description": cols["description"][idx], "address": cols["address"][idx],
         "raw_x": raw[:, 0], "raw_y": raw[:, 1], "raw_crs": np.full(len(idx), table.crs.name, dtype=object),
-        "geom": _geom_hex(table.geoms[idx]),
+        "geom": table.geoms[idx],
         "level": level, "status": cols["status"][idx],
         "reported_at": reported, "deadline": deadline, "closed_at": closed,
         "updated_at": np.where(np.isnat(closed), reported, closed), "external_ref": cols["external_ref"][idx]}
@@ -189,73 +205,33 @@ def _new_ids(conn: psycopg.Connection, count: int) -> np.ndarray:
     return np.array(row[0].split(","), dtype=np.int64)
 
 
-def _geom_hex(geoms: np.ndarray) -> np.ndarray:
-    """Hex EWKB of the cases' points (the array fast path when all are plain 2D points)."""
-    points = shapely.get_type_id(geoms) == 0
-    if points.all() and not shapely.is_empty(geoms).any() and not shapely.has_z(geoms).any():
-        return point_ewkb_hex(shapely.get_coordinates(geoms))
-    return np.asarray(ewkb_hex(list(geoms)), dtype=object)
-
-
-# PostgreSQL's type for each column sent; times go as microseconds since the epoch (UTC)
-_KINDS = {"id": "int", "grid_id": "int", "raw_x": "float", "raw_y": "float",
-          "reported_at": "time", "deadline": "time", "closed_at": "time", "updated_at": "time"}
+# PostgreSQL's type of each column sent (the rest are text)
+_KINDS: dict[str, Kind] = {
+    "id": "int8", "changed_xid": "int8", "grid_id": "int4", "raw_x": "float8", "raw_y": "float8", "geom": "geometry",
+    "reported_at": "timestamptz", "deadline": "timestamptz", "closed_at": "timestamptz", "updated_at": "timestamptz"}
 CHUNK = 200_000
-"""Rows per COPY statement; the next chunk's text is made while the database stores this one."""
-
-_NULL = "\x01"  # stands for NULL while a column is joined; control characters never pass the checks
-_QUOTED_NULL = f'"{_NULL}"'
-_INF = float("inf")
+"""Rows per COPY statement; the next chunk's bytes are made while the database stores this one."""
 
 
-def csv_fields(values: np.ndarray, kind: str) -> list[str]:
-    """A column as CSV fields for COPY: text quoted (quotes doubled), NULL as an empty unquoted field.
-
-    Quoting a million values one by one costs seconds in Python; here the
-    column is joined into one string, escaped with ``str.replace`` and split
-    again, all in C.
-    """
-    array = np.asarray(values)
-    if array.dtype.kind == "M":
-        stamps = array.astype("datetime64[us]")
-        return np.where(np.isnat(stamps), "", np.datetime_as_string(stamps, unit="us")).tolist()
-    if kind == "float":
-        # Python's repr is the shortest exact form, and faster than numpy's conversion to text
-        return ["" if v != v or v in (_INF, -_INF) else repr(v) for v in array.astype(float).tolist()]
-    items = array.tolist()
-    has_null = None in items
-    if kind == "int":
-        return [("" if v is None else str(v)) for v in items] if has_null else list(map(str, items))
-    if has_null:
-        items = [_NULL if v is None else v for v in items]
-    try:
-        text = "\x00".join(items)
-    except TypeError:  # not all text (a code read as a number): make it text
-        text = "\x00".join(map(str, items))
-    joined = '"' + text.replace('"', '""').replace("\x00", '"\x00"') + '"'
-    fields = joined.split("\x00")
-    return [("" if v == _QUOTED_NULL else v) for v in fields] if has_null else fields
-
-
-def csv_text(columns: dict[str, np.ndarray], start: int, stop: int) -> str:
-    """Rows ``start:stop`` of ``columns`` as CSV lines."""
-    fields = [csv_fields(values[start:stop], _KINDS.get(name, "text")) for name, values in columns.items()]
-    return "\n".join(map(",".join, zip(*fields, strict=True))) + "\n"
+def binary_chunk(columns: dict[str, np.ndarray], start: int, stop: int) -> bytes:
+    """Rows ``start:stop`` of ``columns`` as one binary COPY stream (header, tuples, trailer)."""
+    fields = [copy_binary.field(values[start:stop], _KINDS.get(name, "text")) for name, values in columns.items()]
+    return copy_binary.HEADER + copy_binary.rows(fields) + copy_binary.TRAILER
 
 
 def _copy(conn: psycopg.Connection, target: str, columns: dict[str, np.ndarray],
           done: Callable[[int], None] | None = None) -> None:
-    """COPY the columns in, chunk by chunk; each chunk's text is built in a thread while the previous one is sent."""
+    """COPY the columns in, chunk by chunk; each chunk's bytes are made in a thread while the previous one is sent."""
     total = len(next(iter(columns.values())))
-    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
+    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(
         sql.Identifier(target), sql.SQL(", ").join(map(sql.Identifier, columns)))
     with ThreadPoolExecutor(max_workers=1) as builder:
-        pending = builder.submit(csv_text, columns, 0, CHUNK)
+        pending = builder.submit(binary_chunk, columns, 0, CHUNK)
         for start in range(0, total, CHUNK):
-            text = pending.result()
+            data = pending.result()
             if start + CHUNK < total:
-                pending = builder.submit(csv_text, columns, start + CHUNK, start + 2 * CHUNK)
+                pending = builder.submit(binary_chunk, columns, start + CHUNK, start + 2 * CHUNK)
             with conn.cursor() as cur, cur.copy(statement) as copy:
-                copy.write(text)
+                copy.write(data)
             if done:
                 done(min(CHUNK, total - start))

@@ -11,6 +11,13 @@ that counter needs (all for the per-status counts, the recent for the days,
 the open for the cells), instead of materialising every case once for all
 three.
 
+Two indexes of every case by area and status go: written for the
+indicators before the counters, they now only cost (every intake updates
+them, every bulk import rebuilds them over the whole history). Open cases
+by area are served by the partial ``incidents_open_due_*`` indexes, cases
+by area and month (evaluation) by ``incidents_reported`` and
+``incidents_grid``.
+
 Revision ID: 0010
 Revises: 0009
 Create Date: 2026-12-02
@@ -30,9 +37,13 @@ def upgrade() -> None:
     op.execute(trigger_function(DAYS_KEPT))
     op.execute(rebuild_function(DAYS_KEPT))
     op.execute(prune_statement(DAYS_KEPT))
+    op.execute("DROP INDEX IF EXISTS incidents_community_status")
+    op.execute("DROP INDEX IF EXISTS incidents_street_status")
 
 
 def downgrade() -> None:
+    op.execute("CREATE INDEX IF NOT EXISTS incidents_community_status ON incidents (community_code, status)")
+    op.execute("CREATE INDEX IF NOT EXISTS incidents_street_status ON incidents (street_code, status)")
     op.execute(trigger_function(days_kept=None))
     op.execute(rebuild_function(days_kept=None))
     op.execute("SELECT wangge_rebuild_wall_aggregates()")
