@@ -85,6 +85,8 @@ class WallPages:
         self.max_entries = max_entries
         self.max_chars = max_chars
         self._kept: OrderedDict[PageKey, KeptPage] = OrderedDict()
+        # the areas as read (WGS84), for the panel poll, which needs only to know one exists
+        self._areas: OrderedDict[tuple[str, str], tuple[tuple[int, ...], Area]] = OrderedDict()
         self.hits = 0
         self.misses = 0
 
@@ -109,6 +111,22 @@ class WallPages:
     def clear(self) -> None:
         """Forget every page."""
         self._kept.clear()
+        self._areas.clear()
+
+    def area(self, level: str, code: str, versions: tuple[int, ...]) -> Area | None:
+        """The area kept for ``level``/``code`` if the area layers are still at ``versions``."""
+        kept = self._areas.get((level, code))
+        if kept is None or kept[0] != versions:
+            return None
+        self._areas.move_to_end((level, code))
+        return kept[1]
+
+    def keep_area(self, versions: tuple[int, ...], area: Area) -> None:
+        """Keep an area as read at ``versions`` (as many as pages, at least 256: they are small)."""
+        self._areas[(area.level, area.code)] = (versions, area)
+        self._areas.move_to_end((area.level, area.code))
+        while len(self._areas) > max(256, self.max_entries):
+            self._areas.popitem(last=False)
 
 
 def wall_pages(state: Any) -> WallPages:
@@ -132,8 +150,28 @@ def _area_versions(layers: LayerVersions | None) -> tuple[int, ...] | None:
     return None if any(v is None for v in versions) else tuple(int(v or 0) for v in versions)
 
 
-async def _display_area(conn: AsyncConnection, basemap: Basemap, level: str, code: str) -> tuple[Area, list[Any]]:
-    area = await read_area(conn, code, level)
+async def known_area(
+    conn: AsyncConnection, level: str, code: str, pages: WallPages | None, layers: LayerVersions | None
+) -> Area:
+    """The area ``code`` (404 when none), read once while the area layers keep their versions.
+
+    The panel poll asks every few seconds only to learn the area exists; its
+    outline, simplified for display, costs milliseconds to read.
+    """
+    versions = _area_versions(layers) if pages is not None and pages.max_entries > 0 else None
+    area = pages.area(level, code, versions) if pages is not None and versions is not None else None
+    if area is None:
+        area = await read_area(conn, code, level)
+        if pages is not None and versions is not None:
+            pages.keep_area(versions, area)
+    return area
+
+
+async def _display_area(
+    conn: AsyncConnection, basemap: Basemap, level: str, code: str, pages: WallPages | None,
+    layers: LayerVersions | None,
+) -> tuple[Area, list[Any]]:
+    area = await known_area(conn, level, code, pages, layers)
     children = await read_children(conn, area)
     if basemap.shifts_overlays:
         area = replace(
@@ -169,7 +207,7 @@ async def command_page(
     key = (level, code, indicator, kiosk, root, basemap, settings.map_refresh_s)
     kept = pages.get(key, versions) if pages is not None and versions is not None else None
     if kept is None:
-        area, children = await _display_area(conn, basemap, level, code)
+        area, children = await _display_area(conn, basemap, level, code, pages, layers)
         view = CommandView(area=area, children=children, indicators=(), overdue=(), indicator=indicator,
                            urls=urls, basemap=basemap, kiosk=kiosk, refresh_s=settings.map_refresh_s)
         if pages is None or versions is None:

@@ -125,6 +125,17 @@ def page_loads(app: FastAPI, conn: psycopg.Connection, base: str, token: str) ->
             f"from the kept shell p50 {shell.p50_ms:.1f} ms p99 {shell.p99_ms:.1f} ms (budget < 100 ms); "
             f"{full.p50_ms / shell.p50_ms:.1f}x faster at p50, {full.p99_ms / shell.p99_ms:.1f}x at p99"
         )
+    url = f"{base}/maps/district/340111/panel?token={token}"
+    polls = {}
+    for mode, entries in (("read", 0), ("kept", kept)):
+        pages.max_entries = entries  # 0: the area is read on every poll, as before
+        wrk(url, 1, 1, threads=1)
+        polls[mode] = wrk(url, 1, 5, threads=1)
+    read, area = polls["read"], polls["kept"]
+    print(
+        f"district panel poll: area read per poll p50 {read.p50_ms:.1f} ms p99 {read.p99_ms:.1f} ms; "
+        f"area kept p50 {area.p50_ms:.1f} ms p99 {area.p99_ms:.1f} ms; {read.p50_ms / area.p50_ms:.2f}x at p50"
+    )
     pages.max_entries = kept
 
 

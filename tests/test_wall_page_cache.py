@@ -21,7 +21,7 @@ import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser
 
-from api.mapviews import KeptPage, WallPages, command_page, wall_pages
+from api.mapviews import AREA_TABLES, KeptPage, WallPages, command_page, wall_pages
 from api.settings import Settings
 from layers.areas import ChildOutline
 from layers.indicators import ChildIndicators, OverdueCase
@@ -234,6 +234,20 @@ def test_a_token_never_gets_another_areas_page(client_ro: TestClient, sync_ro: p
     assert own != other and children_of(own) and all(c.startswith(mine) for c in children_of(own))
     assert all(c.startswith(theirs) for c in children_of(other))
     assert f'<span class="wg-code">{mine}</span>' in own
+
+
+def test_the_panel_poll_reads_an_area_once_and_still_refuses_an_unknown_one(client_ro: TestClient) -> None:
+    headers = auth(client_ro, "operator")
+    missing = client_ro.get("/maps/street/340111999/panel", headers=headers)
+    assert missing.status_code == 404 and set(missing.json()) == {"detail", "code"}
+    assert client_ro.get("/maps/street/340111001/panel", headers=headers).status_code == 200
+    layers = client_ro.app.state.layers  # type: ignore[attr-defined]
+    versions = tuple(int(layers.version(t)) for t in AREA_TABLES)
+    kept = wall_pages(client_ro.app.state).area("street", "340111001", versions)  # type: ignore[attr-defined]
+    assert kept is not None and kept.code == "340111001" and kept.level == "street"
+    assert wall_pages(client_ro.app.state).area("street", "340111001", (0, 0, 0, 0)) is None  # type: ignore[attr-defined]
+    again = client_ro.get("/maps/street/340111999/panel", headers=headers)
+    assert again.status_code == 404  # an unknown area is never kept
 
 
 class Versions:

@@ -18,9 +18,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from api.auth import CurrentPrincipal, Principal, Unauthenticated, keep_token, optional_principal
 from api.deps import ConnDep, SettingsDep
-from api.mapviews import command_page, view_urls, wall_pages
+from api.mapviews import command_page, known_area, view_urls, wall_pages
 from api.tilereply import etag_matches
-from layers.areas import level_of, read_area
+from layers.areas import level_of
 from layers.errors import Forbidden
 from layers.indicators import child_indicators, overdue_cases
 from maps import panel
@@ -165,7 +165,7 @@ async def command_panel(
     headers = {"ETag": etag, "Cache-Control": "private, no-cache", "Vary": "Cookie, Authorization"}
     if etag_matches(request.headers.get("if-none-match", ""), etag):
         return Response(status_code=304, headers=headers)
-    area = await read_area(conn, code, level)
+    area = await known_area(conn, level, code, wall_pages(request.app.state), request.app.state.layers)
     indicators = await child_indicators(conn, area)
     overdue = await overdue_cases(conn, area)
     urls = view_urls(request.scope.get("root_path", ""), level, code, indicator, kiosk)
