@@ -279,10 +279,11 @@ def build_command_map(view: CommandView, figures: CaseFigures | None = None) -> 
             "weight": 1.5,
         },
         highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.65},
+        # Folium checks a tooltip's fields against the first feature: none before a district's grids are imported
         tooltip=folium.GeoJsonTooltip(
             ["name", "value"],
             aliases=["", style.INDICATOR_STYLES[view.indicator].label.split(" ")[0]],
-        ),
+        ) if view.children else None,
     )
     children.add_to(m)
     folium.GeoJson(

@@ -311,3 +311,21 @@ def test_first_paint_shows_the_figures_without_a_poll(page_server: tuple[str, st
         page_.screenshot(path=str(ARTIFACTS / f"wall-page-cache-district-{width}x{height}.png"))
         assert [e for e in log.errors if "panel" not in e] == []
         page_.close()
+
+
+def test_a_community_before_its_grids_has_a_wall(page_server: tuple[str, str, Settings],
+                                                chromium_browser: Browser) -> None:
+    """A new community whose grids are not imported yet: its wall opens (it used to fail rendering)."""
+    base, url, _ = page_server
+    with psycopg.connect(url) as conn:
+        conn.execute("INSERT INTO communities (code, street_code, name, geom) "
+                     "SELECT '340111001950', '340111001', '新社区', ST_Multi(ST_Buffer(ST_Centroid(geom), 0.002)) "
+                     "FROM streets WHERE code = '340111001'")
+    page_ = chromium_browser.new_page(viewport={"width": 1920, "height": 1080})
+    log = PageLog(page_)
+    page_.goto(f"{base}/maps/community/340111001950?token={token('operator')}")
+    page_.wait_for_function("document.body.dataset.panelAt !== undefined")
+    assert page_.inner_text(".wg-title") == "新社区" and page_.inner_text("#kpi-open") == "0"
+    assert page_.locator(".wg-table tbody tr").count() == 0
+    assert log.errors == []
+    page_.close()
