@@ -11,6 +11,7 @@ staler than the panel poll.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -213,6 +214,7 @@ async def command_page(
         if pages is None or versions is None:
             return render_command_page(replace(view, indicators=await child_indicators(conn, area),
                                                overdue=await overdue_cases(conn, area)))
-        kept = KeptPage(versions, area, render_command_shell(view))
+        # tens of milliseconds of Folium and Jinja, off the event loop: other walls' polls go on meanwhile
+        kept = KeptPage(versions, area, await asyncio.to_thread(render_command_shell, view))
         pages.put(key, kept)
     return kept.shell.page(await child_indicators(conn, kept.area), await overdue_cases(conn, kept.area))
