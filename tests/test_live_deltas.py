@@ -128,6 +128,29 @@ def test_a_case_turning_overdue_is_in_the_delta(
     assert delta["complete"] is False and _state(delta)[case]["overdue"] is True
 
 
+def test_a_case_re_keyed_to_another_street_leaves_the_old_streets_copy(
+    street_points: tuple[TestClient, str, list[tuple[float, float]]],
+) -> None:
+    client, url, _ = street_points
+    first = _feed(client, STREET)
+    held = _state(first)
+    with psycopg.connect(url, autocommit=True) as conn:
+        case = conn.execute("SELECT id FROM incidents WHERE street_code = %s AND status = 'accepted' "
+                            "ORDER BY id LIMIT 1", (STREET,)).fetchone()[0]  # type: ignore[index]
+        assert case in held
+        moved = conn.execute("""
+            UPDATE incidents SET grid_code = g.code, grid_id = g.id, community_code = g.community_code,
+                   street_code = left(g.community_code, 9)
+            FROM grids AS g WHERE incidents.id = %s AND g.valid_to IS NULL AND g.community_code NOT LIKE %s
+              AND g.code = (SELECT min(code) FROM grids WHERE valid_to IS NULL AND community_code NOT LIKE %s)
+            RETURNING incidents.street_code""", (case, STREET + "%", STREET + "%")).fetchone()
+        assert moved is not None and moved[0] != STREET
+    delta = _feed(client, STREET, since=first["version"])
+    assert delta["complete"] is False and case in delta["removed"]
+    assert case not in _state(delta)
+    assert _apply(held, delta) == _state(_feed(client, STREET))
+
+
 def test_unchanged_delta_is_empty_and_bad_versions_are_refused(client_ro: TestClient) -> None:
     first = _feed(client_ro, STREET)
     again = _feed(client_ro, STREET, since=first["version"])

@@ -36,6 +36,8 @@ from layers.walls.aggregates import Cluster, case_clusters, open_near
 
 POINTS_MAX = 500
 """More open cases than this in view are shown as clusters or counts."""
+CHANGES_MAX = 2000
+"""A delta looks at no more than this many cases written in the district since; beyond, the whole view again."""
 CLUSTERS_ACROSS = 24
 """A cluster cell is about this fraction of the view's longer side."""
 AREAS_SHARE = 0.5
@@ -106,7 +108,9 @@ _FULL = """
           AND i.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
         ORDER BY i.id LIMIT %(limit)s) AS c ON true"""
 
-# written since the client's snapshot (any state: ended ones are removals), or turned overdue since
+# written since the client's snapshot, or turned overdue since; anything of the district written
+# that is not (or no longer) open in this area and view is a removal: a case re-keyed to another
+# street or ended leaves the client's copy (only its id is sent; unknown ids are no-ops)
 _CHANGED = """
     WITH v AS (SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin,
                       (extract(epoch FROM now()) * 1000)::bigint AS ms),
@@ -118,11 +122,11 @@ _CHANGED = """
         WHERE i.district_code = %(district)s AND i.status NOT IN {ended}
           AND i.deadline >= to_timestamp(%(ms)s / 1000.0) AND i.deadline < now())
     SELECT v.xmin, v.ms, c.* FROM v LEFT JOIN LATERAL (
-        SELECT {columns}, i.status NOT IN {ended} AS open
+        SELECT {columns},
+               i.status NOT IN {ended} AND i.{area_col} IS NOT DISTINCT FROM %(area)s
+               AND i.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326) AS open
         FROM changed JOIN incidents AS i ON i.id = changed.id
         JOIN catalogue AS k ON k.code = i.category_code
-        WHERE i.{area_col} = %(area)s
-          AND i.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, 4326)
         ORDER BY i.id LIMIT %(limit)s) AS c ON true"""
 
 
@@ -133,16 +137,17 @@ def _query(template: str, area: str) -> sql.Composed:
 
 async def _points(conn: AsyncConnection, area: str, bbox: BBox, since: Version | None) -> CaseFeed | None:
     """The points answer (a delta when ``since`` is given); None when more than the limit changed."""
-    params = {"district": area[:6], "area": area, "limit": POINTS_MAX + 1,
+    limit = POINTS_MAX if since is None else CHANGES_MAX
+    params = {"district": area[:6], "area": area, "limit": limit + 1,
               "w": bbox.west, "s": bbox.south, "e": bbox.east, "n": bbox.north}
     if since is not None:
         params |= {"xmin": since.xmin, "ms": since.ms}
     rows = await all_rows(conn, _query(_FULL if since is None else _CHANGED, area), params)
     cases = [r for r in rows if r["id"] is not None]
-    if len(cases) > POINTS_MAX:
+    kept = [{k: v for k, v in r.items() if k not in ("xmin", "ms", "open")} for r in cases if r["open"]]
+    if len(cases) > limit or len(kept) > POINTS_MAX:
         return None
     version = str(Version(rows[0]["xmin"], rows[0]["ms"]))
-    kept = [{k: v for k, v in r.items() if k not in ("xmin", "ms", "open")} for r in cases if r["open"]]
     removed = [r["id"] for r in cases if not r["open"]]
     return CaseFeed("points", version, complete=since is None, total=len(kept), points=points_of(kept),
                     removed=removed)
