@@ -137,7 +137,9 @@ def _changed_xid(conn: psycopg.Connection, status: np.ndarray) -> np.ndarray:
     """
     row = conn.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()
     xid = row[0] if row else None
-    return np.where(np.isin(status, ENDED), None, xid).astype(object)
+    marks = np.full(len(status), xid, dtype=object)
+    marks[np.isin(status, ENDED)] = None
+    return marks
 
 
 def _import_events(conn: psycopg.Connection, ids: np.ndarray, reason: str) -> None:
