@@ -123,8 +123,8 @@ class WallPages:
         return kept[1]
 
     def keep_area(self, versions: tuple[int, ...], area: Area) -> None:
-        """Keep an area as read at ``versions`` (as many as pages, at least 256: they are small)."""
-        self._areas[(area.level, area.code)] = (versions, area)
+        """Keep an area as read at ``versions``, without its outline (as many as pages, at least 256)."""
+        self._areas[(area.level, area.code)] = (versions, replace(area, geometry={}))
         self._areas.move_to_end((area.level, area.code))
         while len(self._areas) > max(256, self.max_entries):
             self._areas.popitem(last=False)
@@ -154,7 +154,7 @@ def _area_versions(layers: LayerVersions | None) -> tuple[int, ...] | None:
 async def known_area(
     conn: AsyncConnection, level: str, code: str, pages: WallPages | None, layers: LayerVersions | None
 ) -> Area:
-    """The area ``code`` (404 when none), read once while the area layers keep their versions.
+    """The area ``code`` without its outline (404 when none), read once while the area layers keep their versions.
 
     The panel poll asks every few seconds only to learn the area exists; its
     outline, simplified for display, costs milliseconds to read.
@@ -168,11 +168,8 @@ async def known_area(
     return area
 
 
-async def _display_area(
-    conn: AsyncConnection, basemap: Basemap, level: str, code: str, pages: WallPages | None,
-    layers: LayerVersions | None,
-) -> tuple[Area, list[Any]]:
-    area = await known_area(conn, level, code, pages, layers)
+async def _display_area(conn: AsyncConnection, basemap: Basemap, area: Area) -> tuple[Area, list[Any]]:
+    """The area and its children, in the basemap's coordinates."""
     children = await read_children(conn, area)
     if basemap.shifts_overlays:
         area = replace(
@@ -208,13 +205,17 @@ async def command_page(
     key = (level, code, indicator, kiosk, root, basemap, settings.map_refresh_s)
     kept = pages.get(key, versions) if pages is not None and versions is not None else None
     if kept is None:
-        area, children = await _display_area(conn, basemap, level, code, pages, layers)
+        area = await read_area(conn, code, level)
+        if pages is not None and versions is not None:
+            pages.keep_area(versions, area)
+        area, children = await _display_area(conn, basemap, area)
         view = CommandView(area=area, children=children, indicators=(), overdue=(), indicator=indicator,
                            urls=urls, basemap=basemap, kiosk=kiosk, refresh_s=settings.map_refresh_s)
         if pages is None or versions is None:
             return render_command_page(replace(view, indicators=await child_indicators(conn, area),
                                                overdue=await overdue_cases(conn, area)))
         # tens of milliseconds of Folium and Jinja, off the event loop: other walls' polls go on meanwhile
-        kept = KeptPage(versions, area, await asyncio.to_thread(render_command_shell, view))
+        shell = await asyncio.to_thread(render_command_shell, view)
+        kept = KeptPage(versions, shell.view.area, shell)
         pages.put(key, kept)
     return kept.shell.page(await child_indicators(conn, kept.area), await overdue_cases(conn, kept.area))

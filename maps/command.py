@@ -398,4 +398,7 @@ def render_command_shell(view: CommandView) -> CommandShell:
         parts.append((match.group(2), int(match.group(3) or 0)))
         at = match.end()
     parts.append(html[at:])
-    return CommandShell(empty, tuple(parts))
+    # the outlines are in the text now; the shell keeps only the codes and names it fills by
+    outline_free = replace(empty, area=replace(view.area, geometry={}),
+                           children=tuple(replace(c, geometry={}) for c in view.children))
+    return CommandShell(outline_free, tuple(parts))
