@@ -67,10 +67,9 @@ class LayerVersions(Protocol):
 
 @dataclass(frozen=True)
 class KeptPage:
-    """A rendered shell, the area it shows (in display coordinates) and the area layers' versions it was read at."""
+    """A rendered shell and the area layers' versions it was read at."""
 
     versions: tuple[int, ...]  # AREA_TABLES' versions, read before the area was
-    area: Area
     shell: CommandShell
 
 
@@ -215,7 +214,7 @@ async def command_page(
             return render_command_page(replace(view, indicators=await child_indicators(conn, area),
                                                overdue=await overdue_cases(conn, area)))
         # tens of milliseconds of Folium and Jinja, off the event loop: other walls' polls go on meanwhile
-        shell = await asyncio.to_thread(render_command_shell, view)
-        kept = KeptPage(versions, shell.view.area, shell)
+        kept = KeptPage(versions, await asyncio.to_thread(render_command_shell, view))
         pages.put(key, kept)
-    return kept.shell.page(await child_indicators(conn, kept.area), await overdue_cases(conn, kept.area))
+    area = kept.shell.view.area
+    return kept.shell.page(await child_indicators(conn, area), await overdue_cases(conn, area))

@@ -133,7 +133,7 @@ def test_text_that_looks_like_a_slot_stays_text() -> None:
 
 def _kept(size: int) -> KeptPage:
     view = sample_view()
-    return KeptPage((1, 1, 1, 1), view.area, CommandShell(view, ("x" * size,)))
+    return KeptPage((1, 1, 1, 1), CommandShell(view, ("x" * size,)))
 
 
 def test_the_page_cache_is_bounded_and_forgets_the_least_recently_used() -> None:
