@@ -4,8 +4,9 @@ Builds, in a throwaway durable cluster of its own, the demo city at 1x
 (``DemoSpec()``: 2,200 grids, ~700 cameras, 10,000 cases) and at 10x
 (``bench_growth.TEN_X``: 22,000 grids, ~7,000 cameras, 100,000 cases), and
 posts new cases to each over HTTP from 8 wrk connections (as
-``bench_growth`` does), then prints cases/s, p50 and p99 of each and the
-ratio 10x/1x; the 1x figures are the same-run baseline. Alongside, server
+``bench_growth`` does), the two sizes in turn, three times, then prints cases/s,
+p50 and p99 of each round and the ratio 10x/1x of the means; the 1x figures
+are the same-run baseline. Alongside, server
 side on one connection, the mean cost of the answer's two searches that
 grow with the city: the cameras around the point and the duplicates. The
 load average is printed at start and end: the machine is shared.
@@ -16,6 +17,8 @@ With ``INTAKE_SCALE_DATABASES="ONE_URL TEN_URL"`` it measures those two
 (already built) databases instead of building (for profiling; they keep the
 cases it posts). An environment variable, not arguments: ``bench_growth``,
 whose 10x spec this reuses, imports ``bench_import``, which reads argv.
+``INTAKE_SCALE_REACH_INDEX=1`` creates ``cameras.REACH_INDEX`` in a database
+that lacks it (before a migration carries it), and says so.
 """
 
 from __future__ import annotations
@@ -46,11 +49,12 @@ from layers.demo.build import DemoSpec, build_demo
 from layers.incidents import duplicates, escalate_overdue
 from layers.rows import all_rows
 from layers.secrets import token_secret
-from layers.sensing.cameras import linked_cameras
+from layers.sensing.cameras import REACH_INDEX, linked_cameras
 
 DISTRICT = "340111"
 CLIENTS = 8
-SECONDS = 10
+SECONDS = 8
+ROUNDS = 3
 
 
 def _load_average() -> str:
@@ -99,39 +103,61 @@ def escalate_once(url: str) -> int:
     return asyncio.run(run())
 
 
-def measure(url: str, label: str) -> Load:
-    """Intake over HTTP against a freshly served copy of ``url``; prints its lines."""
+def prepare(url: str, label: str) -> None:
+    """Escalate, (optionally) index, vacuum; print what the database holds and its two searches."""
     raised = escalate_once(url)
     with psycopg.connect(url, autocommit=True) as conn:
+        made = ""
+        missing = conn.execute("SELECT to_regclass('cameras_reach_gist') IS NULL").fetchone()[0]  # type: ignore[index]
+        if missing and os.environ.get("INTAKE_SCALE_REACH_INDEX") == "1":
+            conn.execute(REACH_INDEX)
+            made = " (made by this run, not by a migration)"
         grids, cams, cases = conn.execute(
             "SELECT (SELECT count(*) FROM grids WHERE valid_to IS NULL), (SELECT count(*) FROM cameras), "
             "(SELECT count(*) FROM incidents)").fetchone()  # type: ignore[misc]
         reach = conn.execute("SELECT to_regclass('cameras_reach_gist') IS NOT NULL").fetchone()[0]  # type: ignore[index]
         conn.execute("VACUUM ANALYZE")  # as autovacuum would have, after a build
     cams_ms, dups_ms = searches_ms(url)
+    print(f"{label}: {grids:,} grids, {cams:,} cameras, {cases:,} cases ({raised:,} overdue raised before "
+          f"serving); reach index: {'yes' if reach else 'no'}{made}")
+    print(f"  server side, one connection: linked cameras {cams_ms:.3f} ms, duplicates {dups_ms:.3f} ms (mean)",
+          flush=True)
+
+
+def measure(url: str, label: str) -> Load:
+    """Intake over HTTP against a freshly started server on ``url``; prints one line."""
     script = lua_post_json("/incidents", intake_bodies(url, 2000), {
         "Authorization": f"Bearer {issue_token(token_secret(url), 'operator', DISTRICT)}"})
     with served(url, free_port()) as base:
         wrk(f"{base}/incidents", CLIENTS, 2, script)  # warm-up: plans, caches, the grid index
         load = wrk(f"{base}/incidents", CLIENTS, SECONDS, script)
-    print(f"{label}: {grids:,} grids, {cams:,} cameras, {cases:,} cases ({raised:,} overdue raised before "
-          f"serving); reach index: {'yes' if reach else 'no'}")
-    print("  " + load.line(f"POST /incidents ({CLIENTS} clients)"))
-    print(f"  server side, one connection: linked cameras {cams_ms:.3f} ms, duplicates {dups_ms:.3f} ms (mean)",
-          flush=True)
+    print(load.line(f"{label} POST /incidents"), flush=True)
     return load
 
 
-def report(one: Load, ten: Load) -> None:
-    print(f"intake 10x/1x: throughput {ten.rps / one.rps:.2f} (target >= 0.8), "
-          f"p99 {ten.p99_ms / one.p99_ms:.2f}, p50 {ten.p50_ms / one.p50_ms:.2f}")
+def compare(one: str, ten: str) -> None:
+    """Both sizes in turn, ``ROUNDS`` times (a shared machine's load drifts), then the ratios of the means."""
+    prepare(one, "1x")
+    prepare(ten, "10x")
+    with psycopg.connect(one, autocommit=True) as conn:
+        # the builds' gigabyte of WAL is flushed now, not by a checkpoint in the middle of a round
+        conn.execute("CHECKPOINT")
+    runs: dict[str, list[Load]] = {"1x": [], "10x": []}
+    for _ in range(ROUNDS):
+        runs["1x"].append(measure(one, "1x "))
+        runs["10x"].append(measure(ten, "10x"))
+    rps = {k: statistics.mean(r.rps for r in v) for k, v in runs.items()}
+    p99 = {k: statistics.mean(r.p99_ms for r in v) for k, v in runs.items()}
+    print(f"intake, mean of {ROUNDS} rounds of {SECONDS} s, {CLIENTS} clients: 1x {rps['1x']:.0f} cases/s "
+          f"(p99 {p99['1x']:.1f} ms), 10x {rps['10x']:.0f} cases/s (p99 {p99['10x']:.1f} ms)")
+    print(f"intake 10x/1x: throughput {rps['10x'] / rps['1x']:.2f} (target >= 0.8), p99 {p99['10x'] / p99['1x']:.2f}")
 
 
 def main() -> None:
     print(f"load average at start: {_load_average()}", flush=True)
     given = os.environ.get("INTAKE_SCALE_DATABASES", "").split()
     if len(given) == 2:
-        report(measure(given[0], "1x"), measure(given[1], "10x"))
+        compare(*given)
         print(f"load average at the end: {_load_average()}")
         return
     folder = Path(tempfile.mkdtemp(prefix="wangge-bench-"))
@@ -143,14 +169,12 @@ def main() -> None:
         one = cluster.create_database("intake1")
         migrate.upgrade(one)
         build_demo(one, district, DemoSpec())
-        first = measure(one, "1x")
-        cluster.drop_database("intake1")
         ten = cluster.create_database("intake10")
         migrate.upgrade(ten)
         started = time.perf_counter()
         build_demo(ten, district, TEN_X)
         print(f"10x city built in {time.perf_counter() - started:.0f} s", flush=True)
-        report(first, measure(ten, "10x"))
+        compare(one, ten)
         print(f"load average at the end: {_load_average()}")
     finally:
         cluster.remove()

@@ -113,6 +113,11 @@ def _compare(url: str, points: list[tuple[float, float]], within: cameras.Around
     return compared
 
 
+def _index_definition(conn: psycopg.Connection) -> str | None:
+    row = conn.execute("SELECT pg_get_indexdef(to_regclass('cameras_reach_gist'))").fetchone()
+    return None if row is None else row[0]
+
+
 def _plan_indexes(url: str) -> str:
     lon, lat = HOME
     params = {"lon": lon, "lat": lat, "r": 300.0, "k": 5, "same_place": cameras.SEEN_AT_CAMERA_M,
@@ -128,6 +133,7 @@ def test_cameras_around_equal_a_brute_force_over_every_camera(dense: str) -> Non
     points = [(float(x), float(y)) for x, y in zip(lons, lats, strict=True)]
     points += _edge_points(_all_cameras(dense), rng, 60)
     with psycopg.connect(dense, autocommit=True) as conn:
+        migrated = _index_definition(conn)
         conn.execute("DROP INDEX IF EXISTS cameras_reach_gist")
     # without the reach index (the point index serves both boxes) and with it
     for indexed in (False, True):
@@ -135,6 +141,8 @@ def test_cameras_around_equal_a_brute_force_over_every_camera(dense: str) -> Non
             with psycopg.connect(dense, autocommit=True) as conn:
                 conn.execute(cameras.REACH_INDEX)
                 conn.execute("ANALYZE cameras")
+                # a migration that makes the index must make this one, or the query cannot use it
+                assert migrated in (None, _index_definition(conn))
             assert "cameras_reach_gist" in _plan_indexes(dense)  # the query's expression is the index's
         for within in (cameras.LINKED, cameras.Around(r=300.0, k=40), cameras.Around(r=2500.0, k=20)):
             assert _compare(dense, points, within) > 0.95 * len(points)
