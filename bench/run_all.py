@@ -8,7 +8,7 @@ import sys
 SCRIPTS = ("bench.bench_demo_build", "bench.bench_locate", "bench.bench_intake", "bench.bench_maps",
            "bench.bench_planning", "bench.bench_contract", "bench.bench_oapif", "bench.bench_import",
            "bench.bench_growth", "bench.bench_calendar", "bench.bench_sensing",
-           "bench.bench_evaluation", "bench.bench_cameras")
+           "bench.bench_evaluation", "bench.bench_cameras", "bench.bench_intake_scale")
 
 
 def main() -> int:
