@@ -25,11 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import psycopg
 from psycopg.rows import dict_row
@@ -40,12 +37,12 @@ from api.store import demo_district
 from bench.bench_growth import TEN_X
 from bench.bench_intake import intake_bodies
 from bench.bench_locate import inside_points
-from bench.common import Load, lua_post_json, served, wrk
+from bench.common import Load, lua_post_json, served, throwaway_demo, wrk
 from layers import migrate
 from layers.catalogue import category
-from layers.cluster import EmbeddedCluster, free_port
+from layers.cluster import free_port
 from layers.db import open_pool
-from layers.demo.build import DemoSpec, build_demo
+from layers.demo.build import build_demo
 from layers.incidents import duplicates, escalate_overdue
 from layers.rows import all_rows
 from layers.secrets import token_secret
@@ -160,25 +157,18 @@ def main() -> None:
         compare(*given)
         print(f"load average at the end: {_load_average()}")
         return
-    folder = Path(tempfile.mkdtemp(prefix="wangge-bench-"))
-    folder.chmod(0o755)  # traversable by the postgres OS user when we are root
-    cluster = EmbeddedCluster(folder / "pg", free_port(), durable=True)
-    try:
-        cluster.start()
-        district = demo_district()
-        one = cluster.create_database("intake1")
-        migrate.upgrade(one)
-        build_demo(one, district, DemoSpec())
-        ten = cluster.create_database("intake10")
+    # the 1x city in a throwaway durable cluster of its own, the 10x one beside it
+    with throwaway_demo(durable=True) as one:
+        base, _ = one.rsplit("/", 1)
+        with psycopg.connect(f"{base}/postgres", autocommit=True) as conn:
+            conn.execute("CREATE DATABASE intake10")
+        ten = f"{base}/intake10"
         migrate.upgrade(ten)
         started = time.perf_counter()
-        build_demo(ten, district, TEN_X)
+        build_demo(ten, demo_district(), TEN_X)
         print(f"10x city built in {time.perf_counter() - started:.0f} s", flush=True)
         compare(one, ten)
-        print(f"load average at the end: {_load_average()}")
-    finally:
-        cluster.remove()
-        shutil.rmtree(folder, ignore_errors=True)
+    print(f"load average at the end: {_load_average()}")
 
 
 if __name__ == "__main__":
