@@ -17,8 +17,6 @@ With ``INTAKE_SCALE_DATABASES="ONE_URL TEN_URL"`` it measures those two
 (already built) databases instead of building (for profiling; they keep the
 cases it posts). An environment variable, not arguments: ``bench_growth``,
 whose 10x spec this reuses, imports ``bench_import``, which reads argv.
-``INTAKE_SCALE_REACH_INDEX=1`` creates ``cameras.REACH_INDEX`` in a database
-that lacks it (before a migration carries it), and says so.
 """
 
 from __future__ import annotations
@@ -46,7 +44,7 @@ from layers.demo.build import build_demo
 from layers.incidents import duplicates, escalate_overdue
 from layers.rows import all_rows
 from layers.secrets import token_secret
-from layers.sensing.cameras import REACH_INDEX, linked_cameras
+from layers.sensing.cameras import linked_cameras
 
 DISTRICT = "340111"
 CLIENTS = 8
@@ -104,11 +102,6 @@ def prepare(url: str, label: str) -> None:
     """Escalate, (optionally) index, vacuum; print what the database holds and its two searches."""
     raised = escalate_once(url)
     with psycopg.connect(url, autocommit=True) as conn:
-        made = ""
-        missing = conn.execute("SELECT to_regclass('cameras_reach_gist') IS NULL").fetchone()[0]  # type: ignore[index]
-        if missing and os.environ.get("INTAKE_SCALE_REACH_INDEX") == "1":
-            conn.execute(REACH_INDEX)
-            made = " (made by this run, not by a migration)"
         grids, cams, cases = conn.execute(
             "SELECT (SELECT count(*) FROM grids WHERE valid_to IS NULL), (SELECT count(*) FROM cameras), "
             "(SELECT count(*) FROM incidents)").fetchone()  # type: ignore[misc]
@@ -116,7 +109,7 @@ def prepare(url: str, label: str) -> None:
         conn.execute("VACUUM ANALYZE")  # as autovacuum would have, after a build
     cams_ms, dups_ms = searches_ms(url)
     print(f"{label}: {grids:,} grids, {cams:,} cameras, {cases:,} cases ({raised:,} overdue raised before "
-          f"serving); reach index: {'yes' if reach else 'no'}{made}")
+          f"serving); cameras' reach index (migration 0010): {'yes' if reach else 'no'}")
     print(f"  server side, one connection: linked cameras {cams_ms:.3f} ms, duplicates {dups_ms:.3f} ms (mean)",
           flush=True)
 

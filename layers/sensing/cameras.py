@@ -51,6 +51,8 @@ _SEES = """
 # degrees shrinking with the camera's latitude), so it holds every point the
 # camera can see. ``REACH_INDEX`` indexes exactly this expression (the
 # planner uses an expression index only for the very same expression).
+# Migration 0010 runs ``REACH_INDEX`` as it reads here: a change to either
+# text needs a new migration that replaces the index.
 REACH_BOX = "ST_Expand(c.geom, c.range_m * 1.1 / (111320.0 * greatest(cos(radians(ST_Y(c.geom))), 0.01)))"
 REACH_INDEX = ("CREATE INDEX cameras_reach_gist ON cameras USING gist "
                "(ST_Expand(geom, range_m * 1.1 / (111320.0 * greatest(cos(radians(ST_Y(geom))), 0.01))))")
