@@ -325,6 +325,23 @@ def test_around_refuses_bad_input(client_ro: TestClient, params: dict) -> None:
     assert set(answer.json()) >= {"detail", "code"}
 
 
+def test_around_answers_only_for_a_point_of_the_tokens_area(client_ro: TestClient, demo_ro: str) -> None:
+    with psycopg.connect(demo_ro) as conn:
+        (lon, lat, street), (olon, olat, other) = conn.execute("""
+            SELECT DISTINCT ON (left(g.community_code, 9)) ST_X(ST_PointOnSurface(g.geom)),
+                   ST_Y(ST_PointOnSurface(g.geom)), left(g.community_code, 9)
+            FROM grids AS g WHERE g.valid_to IS NULL ORDER BY left(g.community_code, 9), g.code LIMIT 2""").fetchall()
+    assert street != other
+    own = client_ro.get("/cameras/around", params={"lon": lon, "lat": lat, "r": 5000},
+                        headers=auth(client_ro, "operator", street))
+    assert own.status_code == 200 and own.json()["count"] >= 1
+    elsewhere = client_ro.get("/cameras/around", params={"lon": olon, "lat": olat},
+                              headers=auth(client_ro, "operator", street))
+    assert elsewhere.status_code == 403 and "cameras" not in elsewhere.json()
+    nowhere = client_ro.get("/cameras/around", params={"lon": 117.9, "lat": 31.1}, headers=auth(client_ro, "operator"))
+    assert nowhere.status_code == 404 and set(nowhere.json()) >= {"detail", "code"}
+
+
 def test_around_needs_a_token(client_ro: TestClient) -> None:
     answer = client_ro.get("/cameras/around", params={"lon": 117.3, "lat": 31.8})
     assert answer.status_code == 401 and answer.json()["code"] == "unauthenticated"

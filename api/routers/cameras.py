@@ -15,7 +15,7 @@ from api.params import CHINA_TIME, Line, PointQuery, normalize_point
 from api.responses import json_response
 from api.schemas import Location, Strict
 from geo.sector import Sector, sector_geojson
-from layers import incidents
+from layers import incidents, territory
 from layers.errors import InvalidInput
 from layers.sensing import camera_events, cameras
 
@@ -35,7 +35,11 @@ async def around(point: PointQuery, conn: ConnDep, principal: CurrentPrincipal,
     Seeing is true ground distance within the camera's range and the geodesic bearing within its
     heading ± fov/2. Each camera has ``distance_m``, ``bearing_deg`` (from the camera to the
     point), ``sees`` and ``status``: offline cameras are listed and marked, never left out.
+    The point must lie in the token's area (403 otherwise, 404 outside every grid): the answer
+    carries stream URLs, which are the area's business.
     """
+    place = await territory.locate(conn, point.lon, point.lat, near_m=0)
+    principal.require_area(place.grid_code)
     found = await cameras.around(conn, point.lon, point.lat, cameras.Around(r, k))
     if sectors:
         for cam in found:
