@@ -85,6 +85,7 @@ EXTRA: dict[tuple[str, str], tuple[int, ...]] = {
     ("POST", "/planning/communities/{code}/proposals"): (404,),
     ("POST", "/planning/proposals/{proposal_id}/publish"): (409, 412),
     ("GET", "/locate"): (404,),
+    ("GET", "/cameras/around"): (404,),  # a point outside every grid
     ("GET", "/geocode"): (404,),
     ("PUT", "/teams/{team_id}/position"): (404,),
     ("PUT", "/teams/positions"): (404,),
