@@ -238,7 +238,8 @@ def test_days_before_the_window_are_neither_counted_nor_kept(
                               "AND closed_at < now() - interval '39 days'").fetchone()
         assert closed is not None and closed[0] >= 1  # the old closure exists, it is just not a kept day
         check_counters(conn)
-        conn.execute("INSERT INTO wall_case_days VALUES ('340111', %s, 0, 1, 1, 1), ('340111', %s, 0, 1, 0, 0)",
+        # an area of no case, so the rows cannot meet the counters' own
+        conn.execute("INSERT INTO wall_case_days VALUES ('000000', %s, 0, 1, 1, 1), ('000000', %s, 0, 1, 0, 0)",
                      (first_kept - timedelta(days=1), first_kept))
         conn.commit()
 
@@ -249,6 +250,7 @@ def test_days_before_the_window_are_neither_counted_nor_kept(
     assert asyncio.run(prune()) == 1
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT min(day) FROM wall_case_days").fetchone() == (first_kept,)
+        assert conn.execute("SELECT day FROM wall_case_days WHERE area_code = '000000'").fetchall() == [(first_kept,)]
 
 
 def test_a_history_import_is_counted(demo_rw: str, tmp_path: Path) -> None:
