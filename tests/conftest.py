@@ -165,7 +165,7 @@ def eventually(read: Callable[[], T], done: Callable[[T], bool], within_s: float
 
 
 @pytest.fixture(scope="module")
-def chromium_browser() -> Iterator[Browser]:
+def browser() -> Iterator[Browser]:
     """Debian's headless Chromium, one per test module (tests/chromium.py).
 
     Not one per session: Playwright's sync API keeps an event loop running

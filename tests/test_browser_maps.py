@@ -16,13 +16,12 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request
 
 from api.app import create_app
 from api.auth import issue_token
 from api.settings import Settings
 from layers.cluster import free_port
-from tests.chromium import launch
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -43,14 +42,6 @@ def server(demo_ro: str) -> Iterator[tuple[str, str]]:
     yield f"http://127.0.0.1:{port}", issue_token(app.state.token_secret, "operator", "340111")
     uv.should_exit = True
     thread.join()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = launch(p)
-        yield chromium
-        chromium.close()
 
 
 class PageLog:

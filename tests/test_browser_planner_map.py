@@ -16,10 +16,9 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from api.auth import issue_token
-from tests.chromium import launch
 from tests.test_browser_planner import COMMUNITY, DRAG_A_VERTEX, SCREENS, SPLIT_THE_LARGEST, png_size
 from tests.test_browser_wall import serving
 
@@ -33,14 +32,6 @@ def planner(demo_rw: str) -> Iterator[tuple[str, str]]:
     with serving(demo_rw) as wall:
         secret = wall.secret
         yield wall.base, issue_token(secret, "planner", COMMUNITY)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = launch(p)
-        yield chromium
-        chromium.close()
 
 
 def open_planner(browser: Browser, base: str, token: str,

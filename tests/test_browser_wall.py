@@ -20,14 +20,13 @@ import httpx
 import psycopg
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from api.app import create_app
 from api.auth import issue_token
 from api.settings import Settings
 from layers.cluster import free_port
 from maps import style
-from tests.chromium import launch
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -69,14 +68,6 @@ def serving(url: str) -> Iterator[Wall]:
 def wall(demo_rw: str) -> Iterator[Wall]:
     with serving(demo_rw) as w:
         yield w
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = launch(p)
-        yield chromium
-        chromium.close()
 
 
 def a_point_in(db: str) -> tuple[str, float, float]:

@@ -86,9 +86,9 @@ def case_id_of(page: Page) -> int:
 
 
 def test_a_call_from_address_to_dispatched_case_by_its_hooks(page_server: tuple[str, str, Settings],
-                                                              chromium_browser: Browser) -> None:
+                                                              browser: Browser) -> None:
     base, url, _ = page_server
-    page, log = open_desk(chromium_browser, base)
+    page, log = open_desk(browser, base)
     place = building(url)
     page.get_by_test_id("address-input").fill(f"{place['road']}{place['door']}号")
     suggestion = page.get_by_test_id("suggestion").first
@@ -147,9 +147,9 @@ def tab_to(page: Page, element_id: str, limit: int = 40) -> None:
 
 
 def test_the_desk_works_from_the_keyboard_alone(page_server: tuple[str, str, Settings],
-                                                chromium_browser: Browser) -> None:
+                                                browser: Browser) -> None:
     base, url, _ = page_server
-    page, log = open_desk(chromium_browser, base)
+    page, log = open_desk(browser, base)
     place = building(url)
     tab_to(page, "address")
     outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
@@ -187,7 +187,7 @@ def test_the_desk_works_from_the_keyboard_alone(page_server: tuple[str, str, Set
 
 
 def test_pasted_coordinates_near_a_boundary_name_both_grids(page_server: tuple[str, str, Settings],
-                                                             chromium_browser: Browser) -> None:
+                                                             browser: Browser) -> None:
     base, url, _ = page_server
     with psycopg.connect(url) as conn:
         row = conn.execute("""
@@ -201,7 +201,7 @@ def test_pasted_coordinates_near_a_boundary_name_both_grids(page_server: tuple[s
             ORDER BY b.code LIMIT 1""").fetchone()
     assert row is not None
     low, high, lon, lat = str(row[0]).strip(), str(row[1]).strip(), row[2], row[3]
-    page, log = open_desk(chromium_browser, base)
+    page, log = open_desk(browser, base)
     # pasted as AMap gives it (GCJ-02), with the system named
     gx, gy = wgs84_to_gcj02(lon, lat)
     page.locator("#coords").fill(f"{gx:.9f}, {gy:.9f}")
@@ -227,9 +227,9 @@ def test_pasted_coordinates_near_a_boundary_name_both_grids(page_server: tuple[s
 
 
 def test_the_queue_is_live_and_a_new_case_is_dispatched_from_it(page_server: tuple[str, str, Settings],
-                                                                 chromium_browser: Browser) -> None:
+                                                                 browser: Browser) -> None:
     base, url, _ = page_server
-    page, log = open_desk(chromium_browser, base)
+    page, log = open_desk(browser, base)
     body = json.dumps({"category": CATEGORY, "channel": "wechat", "location": {"lon": 117.30, "lat": 31.80}})
     request = urllib.request.Request(f"{base}/incidents", data=body.encode(), method="POST", headers={
         "Authorization": f"Bearer {token('operator')}", "Content-Type": "application/json"})
@@ -253,16 +253,16 @@ def test_the_queue_is_live_and_a_new_case_is_dispatched_from_it(page_server: tup
 
 
 def test_the_desk_scales_its_type_with_the_screen_and_needs_a_desk_role(page_server: tuple[str, str, Settings],
-                                                                         chromium_browser: Browser) -> None:
+                                                                         browser: Browser) -> None:
     base, _, _ = page_server
     sizes = {}
     for size in ("1920x1080", "3840x2160"):
-        page, _ = open_desk(chromium_browser, base, size)
+        page, _ = open_desk(browser, base, size)
         sizes[size] = page.evaluate("parseFloat(getComputedStyle(document.documentElement).fontSize)")
         assert page.evaluate("document.fonts.check('16px \"Noto Sans SC\"', '接警派遣台')")
         page.close()
     assert sizes["3840x2160"] >= 1.9 * sizes["1920x1080"] and sizes["3840x2160"] >= 24
-    page = chromium_browser.new_page()
+    page = browser.new_page()
     assert page.goto(f"{base}/desk").status == 401
     assert "token" in page.content()
     assert page.goto(f"{base}/desk?token={token('planner')}").status == 403
@@ -270,7 +270,7 @@ def test_the_desk_scales_its_type_with_the_screen_and_needs_a_desk_role(page_ser
 
 
 def test_a_second_call_about_the_same_place_is_marked_a_duplicate(page_server: tuple[str, str, Settings],
-                                                                   chromium_browser: Browser) -> None:
+                                                                   browser: Browser) -> None:
     base, url, _ = page_server
     first = json.dumps({"category": CATEGORY, "channel": "hotline", "location": {"lon": 117.2955, "lat": 31.8055}})
     request = urllib.request.Request(f"{base}/incidents", data=first.encode(), method="POST", headers={
@@ -278,7 +278,7 @@ def test_a_second_call_about_the_same_place_is_marked_a_duplicate(page_server: t
     with urllib.request.urlopen(request) as response:
         original = json.load(response)["id"]
     lon, lat, _ = GEOD.fwd(117.2955, 31.8055, 30, 20)  # 20 m away: within the category's duplicate radius
-    page, log = open_desk(chromium_browser, base)
+    page, log = open_desk(browser, base)
     page.locator("#coords").fill(f"{lon:.7f}, {lat:.7f}")
     page.locator("#coords").press("Enter")
     expect(page.get_by_test_id("place-grid")).not_to_have_text("–")
@@ -297,14 +297,14 @@ def test_a_second_call_about_the_same_place_is_marked_a_duplicate(page_server: t
 
 
 def test_the_desk_shows_the_fields_photos_of_a_case(page_server: tuple[str, str, Settings],
-                                                    chromium_browser: Browser) -> None:
+                                                    browser: Browser) -> None:
     base, _, _ = page_server
     reported = httpx.post(f"{base}/field/reports", headers={"Authorization": f"Bearer {token('grid_worker')}"},
                           data={"category": CATEGORY, "lon": "117.301", "lat": "31.801", "description": "井盖"},
                           files=[("photos", ("a.jpg", jpeg_with_gps(64, 48), "image/jpeg"))])
     assert reported.status_code == 201, reported.text
     case_id = reported.json()["id"]
-    page, log = open_desk(chromium_browser, base, role="operator")
+    page, log = open_desk(browser, base, role="operator")
     item = page.get_by_test_id("queue-item").filter(has_text=f"#{case_id}")
     expect(item).to_be_visible()
     item.click()

@@ -12,12 +12,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from api.app import create_app
 from api.auth import issue_token
 from api.settings import Settings
-from tests.chromium import launch
 from tests.live_server import serving
 
 pytestmark = pytest.mark.browser
@@ -32,14 +31,6 @@ def report_server(demo_ro: str) -> Iterator[tuple[str, str]]:
     app = create_app(Settings(database_url=demo_ro, escalate_every_s=0))  # type: ignore[call-arg]
     with serving(app) as base:  # uvicorn runs the lifespan: the pool lives on the server's loop
         yield base, issue_token(app.state.token_secret, "operator", "340111")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = launch(p)
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.parametrize(("width", "height", "scale"), [(1920, 1080, 1), (3840, 2160, 1), (390, 844, 2)])

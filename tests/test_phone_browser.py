@@ -70,11 +70,11 @@ def shell_bytes(responses: list[Response]) -> int:
     return total
 
 
-def test_phone_report_at_my_position_with_a_photo(page_server: tuple[str, str, Settings], chromium_browser: Browser,
+def test_phone_report_at_my_position_with_a_photo(page_server: tuple[str, str, Settings], browser: Browser,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     base, url, settings = page_server
     community = call(base, "GET", f"/locate?lon={HERE[0]}&lat={HERE[1]}", "operator")["community"]["code"]
-    context = phone(chromium_browser, *HERE)
+    context = phone(browser, *HERE)
     page, log, responses = open_phone(context, base, token("grid_worker", community))
     page.get_by_test_id("use-position").click()
     expect(page.get_by_test_id("report-point")).to_contain_text(f"{HERE[0]:.6f}")
@@ -109,14 +109,14 @@ def test_phone_report_at_my_position_with_a_photo(page_server: tuple[str, str, S
 
 
 def test_phone_handles_reports_back_and_verifies_only_on_site(page_server: tuple[str, str, Settings],
-                                                               chromium_browser: Browser) -> None:
+                                                               browser: Browser) -> None:
     base, url, _ = page_server
     case = call(base, "POST", "/incidents", "dispatcher", {
         "category": "01.03", "channel": "hotline", "location": {"lon": 117.305, "lat": 31.805}})
     case = call(base, "POST", f"/incidents/{case['id']}/dispatch", "dispatcher")
     worker = token("grid_worker", case["community_code"], team_code(url, case["team_id"]))
     far_lon, far_lat, _ = GEOD.fwd(case["lon"], case["lat"], 90, 300)
-    context = phone(chromium_browser, far_lon, far_lat)
+    context = phone(browser, far_lon, far_lat)
     page, log, _ = open_phone(context, base, worker)
     page.locator("#tab-cases").click()
     card = page.get_by_test_id("case-card").filter(has_text=f"#{case['id']}")
@@ -155,10 +155,10 @@ def test_phone_handles_reports_back_and_verifies_only_on_site(page_server: tuple
     context.close()
 
 
-def test_phone_screens_and_role(page_server: tuple[str, str, Settings], chromium_browser: Browser) -> None:
+def test_phone_screens_and_role(page_server: tuple[str, str, Settings], browser: Browser) -> None:
     base, _, _ = page_server
     for size in ("390x844", "1920x1080", "3840x2160"):
-        context = phone(chromium_browser, *HERE, size=size)
+        context = phone(browser, *HERE, size=size)
         page, log, _ = open_phone(context, base, token("grid_worker", "340111"))
         # nothing wider than the screen: no sideways scrolling on a phone
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
@@ -166,15 +166,15 @@ def test_phone_screens_and_role(page_server: tuple[str, str, Settings], chromium
         screenshot(page, f"phone_{size}")
         assert log.errors == []
         context.close()
-    page = chromium_browser.new_page()
+    page = browser.new_page()
     assert page.goto(f"{base}/m?token={token('dispatcher')}").status == 403
     assert page.goto(f"{base}/m").status == 401
     page.close()
 
 
-def test_a_tapped_point_is_the_report_place(page_server: tuple[str, str, Settings], chromium_browser: Browser) -> None:
+def test_a_tapped_point_is_the_report_place(page_server: tuple[str, str, Settings], browser: Browser) -> None:
     base, url, _ = page_server
-    context = phone(chromium_browser, *HERE)
+    context = phone(browser, *HERE)
     page, log, _ = open_phone(context, base, token("grid_worker", "340111"))
     box = page.locator("#map").bounding_box()
     assert box is not None

@@ -11,7 +11,7 @@ from tests import test_browser_wall as walls
 pytestmark = pytest.mark.browser
 
 
-def test_the_popup_shows_whom_the_lead_waits_for(chromium_browser: Browser, demo_rw: str) -> None:
+def test_the_popup_shows_whom_the_lead_waits_for(browser: Browser, demo_rw: str) -> None:
     _, lon, lat = walls.a_point_in(demo_rw)
     with walls.serving(demo_rw) as wall:
         case = wall.post("/incidents", wall.operator, {"category": "01.03", "channel": "hotline",
@@ -19,7 +19,7 @@ def test_the_popup_shows_whom_the_lead_waits_for(chromium_browser: Browser, demo
         support = httpx.get(f"{wall.base}/teams/nearest",
                             params={"lon": lon, "lat": lat, "type": "traffic_police"}).json()["teams"][0]
         wall.post(f"/incidents/{case['id']}/dispatch", wall.dispatcher, {"support_teams": [support["id"]]})
-        page, errors = walls.open_wall(chromium_browser, f"{wall.base}/maps/district/340111?token={wall.operator}")
+        page, errors = walls.open_wall(browser, f"{wall.base}/maps/district/340111?token={wall.operator}")
         walls.popup_of(page, case["id"])
         page.wait_for_selector(".leaflet-popup .wg-case-time b")
         shown = page.inner_text(".leaflet-popup .wg-case-time")

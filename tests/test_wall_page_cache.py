@@ -278,13 +278,13 @@ def test_the_shell_is_kept_only_while_the_watcher_knows_the_versions(demo_ro: st
 
 
 def test_first_paint_shows_the_figures_without_a_poll(page_server: tuple[str, str, Settings],
-                                                     chromium_browser: Browser) -> None:
+                                                     browser: Browser) -> None:
     """The page alone (its panel poll refused) shows the KPIs and shading the poll would answer."""
     base, _, _ = page_server
     operator = token("operator")
     poll = httpx.get(f"{base}/maps/district/340111/panel", headers={"Authorization": f"Bearer {operator}"}).json()
     for width, height in ((1920, 1080), (3840, 2160)):
-        page_ = chromium_browser.new_page(viewport={"width": width, "height": height})
+        page_ = browser.new_page(viewport={"width": width, "height": height})
         log = PageLog(page_)
         page_.route("**/panel*", lambda route: route.abort())
         page_.goto(f"{base}/maps/district/340111?token={operator}")
@@ -314,14 +314,14 @@ def test_first_paint_shows_the_figures_without_a_poll(page_server: tuple[str, st
 
 
 def test_a_community_before_its_grids_has_a_wall(page_server: tuple[str, str, Settings],
-                                                chromium_browser: Browser) -> None:
+                                                browser: Browser) -> None:
     """A new community whose grids are not imported yet: its wall opens (it used to fail rendering)."""
     base, url, _ = page_server
     with psycopg.connect(url) as conn:
         conn.execute("INSERT INTO communities (code, street_code, name, geom) "
                      "SELECT '340111001950', '340111001', '新社区', ST_Multi(ST_Buffer(ST_Centroid(geom), 0.002)) "
                      "FROM streets WHERE code = '340111001'")
-    page_ = chromium_browser.new_page(viewport={"width": 1920, "height": 1080})
+    page_ = browser.new_page(viewport={"width": 1920, "height": 1080})
     log = PageLog(page_)
     page_.goto(f"{base}/maps/community/340111001950?token={token('operator')}")
     page_.wait_for_function("document.body.dataset.panelAt !== undefined")
