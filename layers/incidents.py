@@ -92,7 +92,7 @@ _FILE = """
                 %(grid_id)s, %(grid)s, %(community)s, %(street)s, %(level)s,
                 %(deadline)s, %(key)s, %(reporter)s, %(attributes)s, %(media_url)s,
                 %(reported_at)s, %(stage_due_at)s, %(handle_from)s, %(handle_minutes)s)
-        ON CONFLICT (idempotency_key) DO NOTHING
+        ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
         RETURNING *),
     logged AS (
         INSERT INTO incident_events (incident_id, district_code, actor, role, action, to_status, details)

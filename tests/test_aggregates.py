@@ -30,6 +30,8 @@ from api.auth import issue_token
 from geo.crs import WGS84
 from layers.areas import read_area
 from layers.indicators import child_indicators
+from layers.io import bulk as bulk_module
+from layers.io import history
 from layers.io.read import Options
 from layers.io.service import WriteOptions, import_layer
 from layers.io.spec import LAYERS
@@ -253,20 +255,44 @@ def test_days_before_the_window_are_neither_counted_nor_kept(
         assert conn.execute("SELECT day FROM wall_case_days WHERE area_code = '000000'").fetchall() == [(first_kept,)]
 
 
-def test_a_history_import_is_counted(demo_rw: str, tmp_path: Path) -> None:
-    """Past cases loaded in bulk (triggers skipped as superuser) are counted by the rebuild at the end."""
-    with psycopg.connect(demo_rw) as conn:
-        points = conn.execute("SELECT ST_X(geom), ST_Y(geom) FROM incidents ORDER BY id LIMIT 60").fetchall()
+def _past_cases(conn: psycopg.Connection, folder: Path, count: int = 60) -> Path:
+    """A CSV of ``count`` past cases (refs P0000…) at the points of the first stored ones, a third still open."""
+    points = conn.execute("SELECT ST_X(geom), ST_Y(geom) FROM incidents ORDER BY id LIMIT %s", (count,)).fetchall()
     lines = ["external_ref,category,channel,description,reported_at,closed_at,status,lon,lat"]
     for i, (lon, lat) in enumerate(points):
         closed = "" if i % 3 == 0 else f"2024-03-{1 + i % 27:02d} 12:00:00"
         lines.append(f"P{i:04d},01.03,hotline,历史,2024-02-{1 + i % 27:02d} 09:00:00,{closed},"
                      f"{'handling' if i % 3 == 0 else 'closed'},{lon},{lat}")
-    path = tmp_path / "past.csv"
+    path = folder / "past.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _indexes(conn: psycopg.Connection) -> list[tuple[str, str]]:
+    return conn.execute("""SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index
+                           WHERE indrelid IN ('incidents'::regclass, 'incident_events'::regclass)
+                           ORDER BY 1""").fetchall()
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["added", "bulk"])
+def test_a_history_import_is_counted(demo_rw: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     bulk: bool) -> None:
+    """Past cases loaded with the triggers skipped (as superuser) are counted all the same.
+
+    ``added``: a small load adds its own cases to the counters. ``bulk``: a
+    load taken for most of the table (indexes rebuilt at the end, counters
+    counted again) and stored in chunks of 7 by the second thread.
+    """
+    if bulk:
+        monkeypatch.setattr(bulk_module, "worth_deferring", lambda conn, table, rows: True)
+        monkeypatch.setattr(history, "CHUNK", 7)
+    with psycopg.connect(demo_rw) as conn:
+        path = _past_cases(conn, tmp_path)
+        indexes = _indexes(conn)
     result = import_layer(demo_rw, path, LAYERS["incidents"], Options(crs=WGS84), WriteOptions())
     assert result.ok and result.counts and result.counts.inserted == 60, result.report()
     with psycopg.connect(demo_rw) as conn:
+        assert _indexes(conn) == indexes
         # each imported case has its one import event, made from the stored row
         events = conn.execute("""
             SELECT count(*), count(*) FILTER (WHERE e.to_status = i.status AND e.at = i.reported_at
@@ -274,6 +300,12 @@ def test_a_history_import_is_counted(demo_rw: str, tmp_path: Path) -> None:
             FROM incidents AS i JOIN incident_events AS e ON e.incident_id = i.id AND e.action = 'import'
             WHERE i.external_ref LIKE 'P%'""").fetchone()
         assert events == (60, 60)
+        # each case is keyed to the grid its point lies in (the first 60 cases' own)
+        keyed = conn.execute("""
+            SELECT count(*) FROM incidents AS p JOIN grids AS g ON g.id = p.grid_id
+            WHERE p.external_ref LIKE 'P%' AND ST_Intersects(g.geom, p.geom)
+              AND p.grid_code = g.code AND p.community_code = g.community_code""").fetchone()
+        assert keyed == (60,)
         # the walls' delta feeds see the imported open cases as written now; the ended ones never show
         marks = conn.execute("""
             SELECT status = 'closed', bool_and(changed_xid IS NULL), bool_and(changed_xid IS NOT NULL)
@@ -282,3 +314,38 @@ def test_a_history_import_is_counted(demo_rw: str, tmp_path: Path) -> None:
         check_counters(conn)
         assert conn.execute("SELECT sum(cases) FROM wall_case_counts WHERE area_code = '340111' "
                             "AND status = 'handling'").fetchone()[0] >= 20  # type: ignore[index]
+
+
+def test_a_history_import_refused_midway_leaves_nothing(demo_rw: str, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chunk the database refuses, after others were stored by the second thread, undoes the whole load.
+
+    The cases, their events, the counters and the dropped indexes are all as
+    they were before it.
+    """
+    monkeypatch.setattr(bulk_module, "worth_deferring", lambda conn, table, rows: True)
+    monkeypatch.setattr(history, "CHUNK", 7)
+    made = history.binary_chunk
+    chunks: list[int] = []
+
+    def cut_short(columns: dict[str, Any]) -> bytes:
+        chunks.append(len(columns["id"]))
+        data = made(columns)
+        return data[:-10] if len(chunks) == 4 else data  # a stream cut inside its last row: COPY refuses it
+
+    monkeypatch.setattr(history, "binary_chunk", cut_short)
+
+    def state(conn: psycopg.Connection) -> tuple[Any, ...]:
+        return (_indexes(conn), conn.execute("SELECT count(*), max(id) FROM incident_events").fetchone(),
+                conn.execute("SELECT count(*) FROM incidents").fetchone(),
+                conn.execute("SELECT sum(cases), count(*) FROM wall_case_counts").fetchone())
+
+    with psycopg.connect(demo_rw) as conn:
+        path = _past_cases(conn, tmp_path)
+        before = state(conn)
+    with pytest.raises(psycopg.Error):
+        import_layer(demo_rw, path, LAYERS["incidents"], Options(crs=WGS84), WriteOptions())
+    assert len(chunks) >= 4  # three chunks went in before the bad one
+    with psycopg.connect(demo_rw) as conn:
+        assert state(conn) == before
+        assert conn.execute("SELECT count(*) FROM incidents WHERE external_ref LIKE 'P%'").fetchone() == (0,)

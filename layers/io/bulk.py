@@ -40,16 +40,21 @@ def worth_deferring(conn: psycopg.Connection, table: str, rows: int) -> bool:
 
 
 @contextlib.contextmanager
-def deferred_indexes(conn: psycopg.Connection, tables: tuple[str, ...], rows: int) -> Iterator[None]:
-    """Drop the secondary indexes of ``tables`` worth deferring, run the body, rebuild them."""
+def deferred_indexes(conn: psycopg.Connection, tables: tuple[str, ...], rows: int) -> Iterator[bool]:
+    """Drop the secondary indexes of ``tables`` worth deferring, run the body, rebuild them.
+
+    The body is told whether the first table's were deferred, i.e. whether
+    the load is most of what that table will hold.
+    """
     kept: list[str] = []
-    for table in tables:
-        if not worth_deferring(conn, table, rows):
+    deferred = [worth_deferring(conn, table, rows) for table in tables]
+    for table, defer in zip(tables, deferred, strict=True):
+        if not defer:
             continue
         for name, definition in conn.execute(_SECONDARY, {"table": table}).fetchall():
             conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
             kept.append(definition)
-    yield
+    yield deferred[0]
     if kept:
         conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
     for definition in kept:

@@ -16,8 +16,9 @@ and counted in a warning.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +33,7 @@ from layers.io.checks import Store
 from layers.io.copy_binary import Kind
 from layers.io.read import Table
 from layers.io.write import Counts
-from layers.walls.aggregates import rebuild_aggregates
+from layers.walls.aggregates import count_stored, rebuild_aggregates
 
 ENDED = ("closed", "rejected", "duplicate")
 _COLUMNS = ("id", "district_code", "category_code", "channel", "description", "address", "raw_x", "raw_y",
@@ -48,6 +49,10 @@ class _Grids:
     valid_from: np.ndarray
     valid_to: np.ndarray
     tree: shapely.STRtree
+
+    @functools.cached_property
+    def streets(self) -> np.ndarray:
+        return np.array([c[:9] for c in self.communities], dtype=object)
 
 
 def _load_grids(conn: psycopg.Connection) -> _Grids:
@@ -88,7 +93,16 @@ def locate_in_time(grids: _Grids, points: np.ndarray, at: np.ndarray) -> tuple[n
 
 def write_history(conn: psycopg.Connection, table: Table, store: Store, source: str,
                   done: Callable[[int], None] | None = None) -> tuple[Counts, int]:
-    """COPY the table's cases in; return the counts and how many predate every grid version."""
+    """COPY the table's cases in; return the counts and how many predate every grid version.
+
+    Chunk by chunk, in two threads: while the database stores one chunk
+    (its rows and their import events), this one keys the next chunk to its
+    grids and makes its bytes, so neither core waits for the other. When
+    the load skipped the triggers that keep the walls' counters, they are
+    counted after, all at once (chunk by chunk cost the database, the busier
+    of the two, twice as much): a load that is most of the table counts the
+    whole table again in one read, a smaller one adds its own cases.
+    """
     cols, n = table.columns, len(table)
     district = _districts(table, store)
     refs = cols["external_ref"]
@@ -105,29 +119,68 @@ def write_history(conn: psycopg.Connection, table: Table, store: Store, source: 
     if not fresh.any():
         return counts, 0
     idx = np.flatnonzero(fresh)
-    rows = _rows(conn, table, idx, district[idx])
-    grids = _load_grids(conn)
-    chosen, early = locate_in_time(grids, table.geoms[idx], rows["reported_at"])
-    has, at = chosen >= 0, np.maximum(chosen, 0)
-    streets = np.array([c[:9] for c in grids.communities], dtype=object)
-    for column, values in (("grid_id", grids.ids.astype(object)), ("grid_code", grids.codes),
-                           ("community_code", grids.communities), ("street_code", streets)):
-        picked = np.full(len(idx), None, dtype=object)
-        picked[has] = values[at[has]]
-        rows[column] = picked
-    rows["changed_xid"] = _changed_xid(conn, rows["status"])
-    with deferred_indexes(conn, ("incidents", "incident_events"), len(idx)), \
-            checked_references(conn, ("incidents",)) as triggers_skipped:
-        _copy(conn, "incidents", {c: rows[c] for c in _COLUMNS}, done)
-        _import_events(conn, rows["id"], f"imported from {source}")
-    if triggers_skipped:
-        # the walls' counters are kept by triggers, which the load skipped: count again, once
-        rebuild_aggregates(conn)
+    keys = _Keys(_catalogue(conn), _load_grids(conn), _current_xid(conn))
+    ids = _new_ids(conn, len(idx))
+    early = 0
+    with deferred_indexes(conn, ("incidents", "incident_events"), len(idx)) as most_of_table, \
+            checked_references(conn, ("incidents",)) as triggers_skipped, \
+            ThreadPoolExecutor(max_workers=1) as database:
+        store_chunk = functools.partial(_store, conn, f"imported from {source}")
+        storing: tuple[Future[None], int] | None = None
+        for start in range(0, len(idx), CHUNK):
+            part, part_ids = idx[start:start + CHUNK], ids[start:start + CHUNK]
+            rows, part_early = _rows(table, part, district[part], part_ids, keys)
+            data = binary_chunk({c: rows[c] for c in _COLUMNS})
+            early += part_early
+            _stored(storing, done)
+            storing = database.submit(store_chunk, data, int(part_ids.min()), int(part_ids.max())), len(part)
+        _stored(storing, done)
+        if triggers_skipped and most_of_table:
+            rebuild_aggregates(conn)
+        elif triggers_skipped:
+            count_stored(conn, int(ids.min()), int(ids.max()))
     counts.inserted = len(idx)
-    return counts, int(early.sum())
+    return counts, early
 
 
-def _changed_xid(conn: psycopg.Connection, status: np.ndarray) -> np.ndarray:
+def _stored(storing: tuple[Future[None], int] | None, done: Callable[[int], None] | None) -> None:
+    """Wait for the chunk being stored (its error is raised here) and report its rows done."""
+    if storing is None:
+        return
+    future, rows = storing
+    future.result()
+    if done:
+        done(rows)
+
+
+def _store(conn: psycopg.Connection, reason: str, data: bytes, first_id: int, last_id: int) -> None:
+    """Store one chunk: its cases (one binary COPY) and their import events."""
+    statement = sql.SQL("COPY incidents ({}) FROM STDIN WITH (FORMAT binary)").format(
+        sql.SQL(", ").join(map(sql.Identifier, _COLUMNS)))
+    with conn.cursor() as cur, cur.copy(statement) as copy:
+        copy.write(data)
+    _import_events(conn, first_id, last_id, reason)
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """What keys a case to the store: the catalogue's time limits and levels, the grids, the writing transaction."""
+
+    catalogue: dict[str, tuple[int, str]]
+    grids: _Grids
+    xid: int | None
+
+
+def _catalogue(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
+    return {r[0]: (int(r[1]), r[2]) for r in conn.execute("SELECT code, time_limit_hours, level FROM catalogue")}
+
+
+def _current_xid(conn: psycopg.Connection) -> int | None:
+    row = conn.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()
+    return int(row[0]) if row else None
+
+
+def _changed_xid(status: np.ndarray, xid: int | None) -> np.ndarray:
     """The writing transaction's id for the open cases, none for the ended ones.
 
     Walls ask for the cases written since their last answer
@@ -135,14 +188,12 @@ def _changed_xid(conn: psycopg.Connection, status: np.ndarray) -> np.ndarray:
     them, an imported ended one was never on a wall and never will be, so
     it is left out of that index (most of a history is ended cases).
     """
-    row = conn.execute("SELECT pg_current_xact_id()::text::bigint").fetchone()
-    xid = row[0] if row else None
     marks = np.full(len(status), xid, dtype=object)
     marks[np.isin(status, ENDED)] = None
     return marks
 
 
-def _import_events(conn: psycopg.Connection, ids: np.ndarray, reason: str) -> None:
+def _import_events(conn: psycopg.Connection, first_id: int, last_id: int, reason: str) -> None:
     """One ``import`` event per case just stored, made by the database from the stored rows.
 
     The database copies what it holds (no million rows made in Python and
@@ -150,14 +201,12 @@ def _import_events(conn: psycopg.Connection, ids: np.ndarray, reason: str) -> No
     the range of the ids it drew, so a case another session filed meanwhile
     is not among them.
     """
-    if len(ids) == 0:
-        return
     conn.execute("""
         INSERT INTO incident_events (incident_id, district_code, at, actor, role, action, to_status, reason)
         SELECT id, district_code, reported_at, 'import', 'admin', 'import', status, %(reason)s
         FROM incidents
         WHERE id BETWEEN %(lo)s AND %(hi)s AND xmin = pg_current_xact_id()::xid
-        ORDER BY id""", {"reason": reason, "lo": int(ids.min()), "hi": int(ids.max())})
+        ORDER BY id""", {"reason": reason, "lo": first_id, "hi": last_id})
 
 
 def _districts(table: Table, store: Store) -> np.ndarray:
@@ -171,26 +220,37 @@ def _districts(table: Table, store: Store) -> np.ndarray:
     return district
 
 
-def _rows(conn: psycopg.Connection, table: Table, idx: np.ndarray, district: np.ndarray) -> dict[str, np.ndarray]:
+def _rows(table: Table, idx: np.ndarray, district: np.ndarray, ids: np.ndarray,
+          keys: _Keys) -> tuple[dict[str, np.ndarray], int]:
+    """The cases' columns for rows ``idx`` of the table, and how many predate every grid version."""
     cols = table.columns
-    catalogue = {r[0]: (int(r[1]), r[2]) for r in conn.execute("SELECT code, time_limit_hours, level FROM catalogue")}
-    ids = _new_ids(conn, len(idx))
     category = cols["category"][idx]
-    hours = pd.Series(category).map({c: v[0] for c, v in catalogue.items()}).to_numpy(dtype="timedelta64[h]")
-    level = pd.Series(category).map({c: v[1] for c, v in catalogue.items()}).to_numpy(dtype=object)
+    hours = pd.Series(category).map({c: v[0] for c, v in keys.catalogue.items()}).to_numpy(dtype="timedelta64[h]")
+    level = pd.Series(category).map({c: v[1] for c, v in keys.catalogue.items()}).to_numpy(dtype=object)
     reported = cols["reported_at"][idx].astype("datetime64[us]")
     deadline = cols["deadline"][idx].astype("datetime64[us]")
     deadline = np.where(np.isnat(deadline), reported + hours, deadline)
     closed = cols["closed_at"][idx].astype("datetime64[us]")
     raw = table.raw_xy[idx] if table.raw_xy is not None else np.full((len(idx), 2), np.nan)
-    return {
+    status = cols["status"][idx]
+    rows = {
         "id": ids, "district_code": district, "category_code": category, "channel": cols["channel"][idx],
         "description": cols["description"][idx], "address": cols["address"][idx],
         "raw_x": raw[:, 0], "raw_y": raw[:, 1], "raw_crs": np.full(len(idx), table.crs.name, dtype=object),
         "geom": table.geoms[idx],
-        "level": level, "status": cols["status"][idx],
+        "level": level, "status": status,
         "reported_at": reported, "deadline": deadline, "closed_at": closed,
-        "updated_at": np.where(np.isnat(closed), reported, closed), "external_ref": cols["external_ref"][idx]}
+        "updated_at": np.where(np.isnat(closed), reported, closed), "external_ref": cols["external_ref"][idx],
+        "changed_xid": _changed_xid(status, keys.xid)}
+    grids = keys.grids
+    chosen, early = locate_in_time(grids, rows["geom"], reported)
+    has, at = chosen >= 0, np.maximum(chosen, 0)
+    for column, values in (("grid_id", grids.ids.astype(object)), ("grid_code", grids.codes),
+                           ("community_code", grids.communities), ("street_code", grids.streets)):
+        picked = np.full(len(idx), None, dtype=object)
+        picked[has] = values[at[has]]
+        rows[column] = picked
+    return rows, int(early.sum())
 
 
 def _new_ids(conn: psycopg.Connection, count: int) -> np.ndarray:
@@ -212,28 +272,10 @@ _KINDS: dict[str, Kind] = {
     "id": "int8", "changed_xid": "int8", "grid_id": "int4", "raw_x": "float8", "raw_y": "float8", "geom": "geometry",
     "reported_at": "timestamptz", "deadline": "timestamptz", "closed_at": "timestamptz", "updated_at": "timestamptz"}
 CHUNK = 200_000
-"""Rows per COPY statement; the next chunk's bytes are made while the database stores this one."""
+"""Rows per COPY statement; the next chunk is keyed and its bytes made while the database stores this one."""
 
 
-def binary_chunk(columns: dict[str, np.ndarray], start: int, stop: int) -> bytes:
-    """Rows ``start:stop`` of ``columns`` as one binary COPY stream (header, tuples, trailer)."""
-    fields = [copy_binary.field(values[start:stop], _KINDS.get(name, "text")) for name, values in columns.items()]
+def binary_chunk(columns: dict[str, np.ndarray]) -> bytes:
+    """The rows of ``columns`` as one binary COPY stream (header, tuples, trailer)."""
+    fields = [copy_binary.field(values, _KINDS.get(name, "text")) for name, values in columns.items()]
     return copy_binary.HEADER + copy_binary.rows(fields) + copy_binary.TRAILER
-
-
-def _copy(conn: psycopg.Connection, target: str, columns: dict[str, np.ndarray],
-          done: Callable[[int], None] | None = None) -> None:
-    """COPY the columns in, chunk by chunk; each chunk's bytes are made in a thread while the previous one is sent."""
-    total = len(next(iter(columns.values())))
-    statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(
-        sql.Identifier(target), sql.SQL(", ").join(map(sql.Identifier, columns)))
-    with ThreadPoolExecutor(max_workers=1) as builder:
-        pending = builder.submit(binary_chunk, columns, 0, CHUNK)
-        for start in range(0, total, CHUNK):
-            data = pending.result()
-            if start + CHUNK < total:
-                pending = builder.submit(binary_chunk, columns, start + CHUNK, start + 2 * CHUNK)
-            with conn.cursor() as cur, cur.copy(statement) as copy:
-                copy.write(data)
-            if done:
-                done(min(CHUNK, total - start))

@@ -134,19 +134,30 @@ def trigger_function(days_kept: int | None) -> str:
     END $f$"""
 
 
+def stored_statements(where: str, days_kept: int | None) -> tuple[str, str, str]:
+    """The three statements adding the stored cases that satisfy ``where`` (an SQL condition on ``incidents``).
+
+    Each reads only the rows its counter needs: all of them for the
+    per-status counts, the recent for the days, the open for the cells.
+    The first day kept is computed once per statement (a sub-select), not
+    once per row.
+    """
+    case = f"SELECT 1 AS sign, {COLUMNS} FROM incidents WHERE {where}"
+    # a case counts on a kept day only when it was reported or closed on or after the first one
+    recent = (f"{case} AND greatest(reported_at, closed_at) >= "
+              f"(SELECT {first_day_kept(days_kept)}::timestamp AT TIME ZONE '{DAY_ZONE}')") \
+        if days_kept is not None else case
+    open_ = f"{case} AND status NOT IN {ENDED}"
+    return counts_statement(case), days_statement(recent, days_kept), cells_statement(open_)
+
+
 def rebuild_function(days_kept: int | None) -> str:
     """``wangge_rebuild_wall_aggregates()``: every counter again from the cases, each from the rows it needs."""
-    case = f"SELECT 1 AS sign, {COLUMNS} FROM incidents"
-    # a case counts on a kept day only when it was reported or closed on or after the first one
-    recent = (f"{case} WHERE greatest(reported_at, closed_at) >= "
-              f"{first_day_kept(days_kept)}::timestamp AT TIME ZONE '{DAY_ZONE}'") if days_kept is not None else case
     return f"""
     CREATE OR REPLACE FUNCTION wangge_rebuild_wall_aggregates() RETURNS void LANGUAGE plpgsql AS $f$
     BEGIN
         TRUNCATE wall_case_counts, wall_case_days, wall_case_cells;
-        {counts_statement(case)};
-        {days_statement(recent, days_kept)};
-        {cells_statement(f"{case} WHERE status NOT IN {ENDED}")};
+        {";".join(stored_statements("true", days_kept))};
     END $f$"""
 
 
