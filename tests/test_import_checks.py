@@ -12,8 +12,11 @@ import pandas as pd
 import psycopg
 import pytest
 import shapely
+from hypothesis import given
+from hypothesis import strategies as st
 
 from layers.cluster import EmbeddedCluster
+from layers.io.convert import _has_edge_blank
 from layers.io.problems import ImportRefused
 from layers.io.read import Options
 from layers.io.service import WriteOptions, import_layer
@@ -233,3 +236,12 @@ def test_numbers_beyond_the_store_and_gdal_booleans(loaded: str, truth: df.Distr
     result = import_layer(loaded, cams, layer_spec("cameras"), Options(crs=df.parse_crs("wgs84")),
                           WriteOptions(dry_run=True))
     assert result.ok, result.problems.as_list()
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from(["a", "中", " ", "\t", "\r", "\n", "\u3000"]), max_size=6),
+                min_size=1, max_size=8))
+def test_blanks_at_a_values_edge_are_found_in_the_joined_column(values: list[str]) -> None:
+    """The byte scan agrees with looking at every value of the joined text (split where values meet)."""
+    joined = "\n".join(values)
+    truth = any(part[:1] in (" ", "\t", "\r") or part[-1:] in (" ", "\t", "\r") for part in joined.split("\n"))
+    assert _has_edge_blank(joined) == truth

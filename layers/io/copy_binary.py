@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 import shapely
 
 from layers.load import SRID, point_ewkb
@@ -68,11 +69,15 @@ def _times(values: np.ndarray) -> Field:
 
 
 def _texts(values: np.ndarray) -> Field:
-    items = np.asarray(values, dtype=object).tolist()
-    null = np.array([v is None for v in items], dtype=bool)
-    kept = [v if isinstance(v, str) else str(v) for v in items if v is not None]
+    array = np.asarray(values, dtype=object)
+    null = np.asarray(array == None, dtype=bool)  # noqa: E711  (element by element, in C; so is the text test below)
+    present = array[~null]
+    if pd.api.types.infer_dtype(present, skipna=False) in ("string", "empty"):
+        kept = present.tolist()
+    else:  # numbers or other values: their text
+        kept = [v if isinstance(v, str) else str(v) for v in present.tolist()]
     if not kept:
-        return Field(np.full(len(items), -1, dtype=np.int64), np.empty(0, dtype=np.uint8))
+        return Field(np.full(len(array), -1, dtype=np.int64), np.empty(0, dtype=np.uint8))
     # one join and one encode in C; the separators then give each value's byte length
     raw = np.frombuffer(_SEP.join(kept).encode("utf-8"), dtype=np.uint8)
     cuts = np.flatnonzero(raw == 0)
@@ -84,7 +89,7 @@ def _texts(values: np.ndarray) -> Field:
         bounds = np.concatenate(([-1], cuts, [len(raw)]))
         sizes = np.diff(bounds) - 1
         data = raw[raw != 0] if len(cuts) else raw
-    lengths = np.full(len(items), -1, dtype=np.int64)
+    lengths = np.full(len(array), -1, dtype=np.int64)
     lengths[~null] = sizes
     return Field(lengths, data)
 
