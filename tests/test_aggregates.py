@@ -329,8 +329,10 @@ def test_a_history_import_refused_midway_leaves_nothing(demo_rw: str, tmp_path: 
     chunks: list[int] = []
 
     def cut_short(columns: dict[str, Any]) -> bytes:
-        chunks.append(len(columns["id"]))
         data = made(columns)
+        if "id" not in columns:  # the chunk's events
+            return data
+        chunks.append(len(columns["id"]))
         return data[:-10] if len(chunks) == 4 else data  # a stream cut inside its last row: COPY refuses it
 
     monkeypatch.setattr(history, "binary_chunk", cut_short)

@@ -5,7 +5,7 @@ does; points are matched in memory against every stored grid version
 (an STRtree, the lowest code on a shared edge, as locate decides), which
 is one vectorised pass instead of a million index probes. Rows go in by
 COPY in the binary format (made column by column, :mod:`layers.io.copy_binary`),
-the import event of each case by the database from the stored row; a load
+with the import event of each case beside them (a second COPY); a load
 that adds a quarter or more to the cases table builds its indexes once at
 the end (:mod:`layers.io.bulk`).
 A case whose ``external_ref`` is already stored for its district is left
@@ -125,15 +125,16 @@ def write_history(conn: psycopg.Connection, table: Table, store: Store, source: 
     with deferred_indexes(conn, ("incidents", "incident_events"), len(idx)) as most_of_table, \
             checked_references(conn, ("incidents",)) as triggers_skipped, \
             ThreadPoolExecutor(max_workers=1) as database:
-        store_chunk = functools.partial(_store, conn, f"imported from {source}")
+        store_chunk = functools.partial(_store, conn)
         storing: tuple[Future[None], int] | None = None
         for start in range(0, len(idx), CHUNK):
             part, part_ids = idx[start:start + CHUNK], ids[start:start + CHUNK]
             rows, part_early = _rows(table, part, district[part], part_ids, keys)
-            data = binary_chunk({c: rows[c] for c in _COLUMNS})
+            cases = binary_chunk({c: rows[c] for c in _COLUMNS})
+            events = binary_chunk(_events(rows, f"imported from {source}"))
             early += part_early
             _stored(storing, done)
-            storing = database.submit(store_chunk, data, int(part_ids.min()), int(part_ids.max())), len(part)
+            storing = database.submit(store_chunk, cases, events), len(part)
         _stored(storing, done)
         if triggers_skipped and most_of_table:
             rebuild_aggregates(conn)
@@ -153,13 +154,35 @@ def _stored(storing: tuple[Future[None], int] | None, done: Callable[[int], None
         done(rows)
 
 
-def _store(conn: psycopg.Connection, reason: str, data: bytes, first_id: int, last_id: int) -> None:
-    """Store one chunk: its cases (one binary COPY) and their import events."""
-    statement = sql.SQL("COPY incidents ({}) FROM STDIN WITH (FORMAT binary)").format(
-        sql.SQL(", ").join(map(sql.Identifier, _COLUMNS)))
-    with conn.cursor() as cur, cur.copy(statement) as copy:
-        copy.write(data)
-    _import_events(conn, first_id, last_id, reason)
+_CASES = sql.SQL("COPY incidents ({}) FROM STDIN WITH (FORMAT binary)").format(
+    sql.SQL(", ").join(map(sql.Identifier, _COLUMNS)))
+_EVENT_COLUMNS = ("incident_id", "district_code", "at", "actor", "role", "action", "to_status", "reason")
+_EVENTS = sql.SQL("COPY incident_events ({}) FROM STDIN WITH (FORMAT binary)").format(
+    sql.SQL(", ").join(map(sql.Identifier, _EVENT_COLUMNS)))
+
+
+def _store(conn: psycopg.Connection, cases: bytes, events: bytes) -> None:
+    """Store one chunk: its cases and their import events (a binary COPY each)."""
+    for statement, data in ((_CASES, cases), (_EVENTS, events)):
+        with conn.cursor() as cur, cur.copy(statement) as copy:
+            copy.write(data)
+
+
+def _events(rows: dict[str, np.ndarray], reason: str) -> dict[str, np.ndarray]:
+    """One ``import`` event per case: at its report, by the importer, into the status it was imported in.
+
+    Made here with the rows (a COPY beside theirs) rather than by the
+    database from the stored cases: reading them back cost it more than
+    storing the events.
+    """
+    n = len(rows["id"])
+
+    def same(value: str) -> np.ndarray:
+        return np.full(n, value, dtype=object)
+
+    return {"incident_id": rows["id"], "district_code": rows["district_code"], "at": rows["reported_at"],
+            "actor": same("import"), "role": same("admin"), "action": same("import"), "to_status": rows["status"],
+            "reason": same(reason)}
 
 
 @dataclass(frozen=True)
@@ -191,22 +214,6 @@ def _changed_xid(status: np.ndarray, xid: int | None) -> np.ndarray:
     marks = np.full(len(status), xid, dtype=object)
     marks[np.isin(status, ENDED)] = None
     return marks
-
-
-def _import_events(conn: psycopg.Connection, first_id: int, last_id: int, reason: str) -> None:
-    """One ``import`` event per case just stored, made by the database from the stored rows.
-
-    The database copies what it holds (no million rows made in Python and
-    parsed again); the cases are this transaction's own (``xmin``) within
-    the range of the ids it drew, so a case another session filed meanwhile
-    is not among them.
-    """
-    conn.execute("""
-        INSERT INTO incident_events (incident_id, district_code, at, actor, role, action, to_status, reason)
-        SELECT id, district_code, reported_at, 'import', 'admin', 'import', status, %(reason)s
-        FROM incidents
-        WHERE id BETWEEN %(lo)s AND %(hi)s AND xmin = pg_current_xact_id()::xid
-        ORDER BY id""", {"reason": reason, "lo": first_id, "hi": last_id})
 
 
 def _districts(table: Table, store: Store) -> np.ndarray:
@@ -269,7 +276,8 @@ def _new_ids(conn: psycopg.Connection, count: int) -> np.ndarray:
 
 # PostgreSQL's type of each column sent (the rest are text)
 _KINDS: dict[str, Kind] = {
-    "id": "int8", "changed_xid": "int8", "grid_id": "int4", "raw_x": "float8", "raw_y": "float8", "geom": "geometry",
+    "id": "int8", "incident_id": "int8", "at": "timestamptz", "changed_xid": "int8", "grid_id": "int4",
+    "raw_x": "float8", "raw_y": "float8", "geom": "geometry",
     "reported_at": "timestamptz", "deadline": "timestamptz", "closed_at": "timestamptz", "updated_at": "timestamptz"}
 CHUNK = 200_000
 """Rows per COPY statement; the next chunk is keyed and its bytes made while the database stores this one."""
