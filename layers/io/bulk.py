@@ -44,7 +44,7 @@ def deferred_indexes(conn: psycopg.Connection, tables: tuple[str, ...], rows: in
     """Drop the secondary indexes of ``tables`` worth deferring, run the body, rebuild them.
 
     The body is told whether the first table's were deferred, i.e. whether
-    the load is most of what that table will hold.
+    the load is a large share (a quarter or more) of what that table will hold.
     """
     kept: list[str] = []
     deferred = [worth_deferring(conn, table, rows) for table in tables]

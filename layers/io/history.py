@@ -100,8 +100,10 @@ def write_history(conn: psycopg.Connection, table: Table, store: Store, source: 
     grids and makes its bytes, so neither core waits for the other. When
     the load skipped the triggers that keep the walls' counters, they are
     counted after, all at once (chunk by chunk cost the database, the busier
-    of the two, twice as much): a load that is most of the table counts the
-    whole table again in one read, a smaller one adds its own cases.
+    of the two, twice as much): a load whose indexes were deferred (a
+    quarter or more of the table) counts the whole table again in one read,
+    whose plan needs no statistics of the new rows; a smaller one adds its
+    own cases.
     """
     cols, n = table.columns, len(table)
     district = _districts(table, store)
