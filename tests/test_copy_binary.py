@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pandas as pd
 import psycopg
 import pytest
 import shapely
@@ -86,3 +87,11 @@ def test_a_value_holding_nul_is_refused_by_postgresql_not_misplaced(postgis: str
     """A NUL inside text shifts nothing: the field keeps its length and PostgreSQL refuses it."""
     with pytest.raises(psycopg.errors.CharacterNotInRepertoire):
         _send(postgis, {"label": np.array(["ok", "bad\x00text", "fine"], dtype=object)})
+
+
+def test_text_fields_of_mixed_values_are_their_text() -> None:
+    """None is NULL; numbers and pandas' NA (which will not compare to None) are sent as their text, as before."""
+    mixed = np.array(["东", None, 3, pd.NA, ""], dtype=object)
+    field = copy_binary.field(mixed, "text")
+    assert field.lengths.tolist() == [3, -1, 1, 4, 0]
+    assert bytes(field.data) == "东".encode() + b"3<NA>"

@@ -70,7 +70,10 @@ def _times(values: np.ndarray) -> Field:
 
 def _texts(values: np.ndarray) -> Field:
     array = np.asarray(values, dtype=object)
-    null = np.asarray(array == None, dtype=bool)  # noqa: E711  (element by element, in C; so is the text test below)
+    try:
+        null = np.asarray(array == None, dtype=bool)  # noqa: E711  (element by element, in C; so is the text test below)
+    except TypeError:  # a value that will not compare to None plainly (pandas' NA): ask each one
+        null = np.array([v is None for v in array.tolist()], dtype=bool)
     present = array[~null]
     if pd.api.types.infer_dtype(present, skipna=False) in ("string", "empty"):
         kept = present.tolist()
