@@ -306,6 +306,10 @@ def test_a_history_import_is_counted(demo_rw: str, tmp_path: Path, monkeypatch: 
             WHERE p.external_ref LIKE 'P%' AND ST_Intersects(g.geom, p.geom)
               AND p.grid_code = g.code AND p.community_code = g.community_code""").fetchone()
         assert keyed == (60,)
+        if bulk:  # the load held the table: its ids are one block, reserved in one step, the sequence at its end
+            block = conn.execute("""SELECT max(id) - min(id) + 1, max(id) = (SELECT last_value FROM incidents_id_seq)
+                                    FROM incidents WHERE external_ref LIKE 'P%'""").fetchone()
+            assert block == (60, True)
         # the walls' delta feeds see the imported open cases as written now; the ended ones never show
         marks = conn.execute("""
             SELECT status = 'closed', bool_and(changed_xid IS NULL), bool_and(changed_xid IS NOT NULL)

@@ -122,11 +122,11 @@ def write_history(conn: psycopg.Connection, table: Table, store: Store, source: 
         return counts, 0
     idx = np.flatnonzero(fresh)
     keys = _Keys(_catalogue(conn), _load_grids(conn), _current_xid(conn))
-    ids = _new_ids(conn, len(idx))
     early = 0
     with deferred_indexes(conn, ("incidents", "incident_events"), len(idx)) as most_of_table, \
             checked_references(conn, ("incidents",)) as triggers_skipped, \
             ThreadPoolExecutor(max_workers=1) as database:
+        ids = _new_ids(conn, len(idx), table_locked=most_of_table)
         store_chunk = functools.partial(_store, conn)
         storing: tuple[Future[None], int] | None = None
         for start in range(0, len(idx), CHUNK):
@@ -262,13 +262,23 @@ def _rows(table: Table, idx: np.ndarray, district: np.ndarray, ids: np.ndarray,
     return rows, int(early.sum())
 
 
-def _new_ids(conn: psycopg.Connection, count: int) -> np.ndarray:
+def _new_ids(conn: psycopg.Connection, count: int, table_locked: bool = False) -> np.ndarray:
     """``count`` fresh case ids from the cases' sequence.
 
-    They come back as one comma-joined text rather than a million rows:
-    fetching rows one by one cost seconds. (Another session may draw ids
-    in between, so the block is not assumed unbroken.)
+    Drawn one by one, another session filing a case may draw ids in
+    between, so the block is not assumed unbroken; they come back as one
+    comma-joined text rather than a million rows (fetching rows cost
+    seconds). With ``table_locked`` (this transaction holds the cases
+    table exclusively, as a load that dropped its indexes does) no other
+    session can file a case before it commits, and only filing a case
+    draws from this sequence: the block is then reserved in one step.
     """
+    if table_locked and count:
+        conn.execute("LOCK TABLE incidents IN EXCLUSIVE MODE")  # held already (dropped indexes): said here
+        row = conn.execute("SELECT setval('incidents_id_seq', nextval('incidents_id_seq') + %(n)s - 1)",
+                           {"n": count}).fetchone()
+        last = int(row[0]) if row else 0
+        return np.arange(last - count + 1, last + 1, dtype=np.int64)
     row = conn.execute("SELECT string_agg(nextval('incidents_id_seq')::text, ',') FROM generate_series(1, %(n)s)",
                        {"n": count}).fetchone()
     if not row or row[0] is None:
