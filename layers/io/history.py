@@ -123,10 +123,10 @@ def write_history(conn: psycopg.Connection, table: Table, store: Store, source: 
     idx = np.flatnonzero(fresh)
     keys = _Keys(_catalogue(conn), _load_grids(conn), _current_xid(conn))
     early = 0
-    with deferred_indexes(conn, ("incidents", "incident_events"), len(idx)) as most_of_table, \
+    with deferred_indexes(conn, ("incidents", "incident_events"), len(idx)) as indexes_deferred, \
             checked_references(conn, ("incidents",)) as triggers_skipped, \
             ThreadPoolExecutor(max_workers=1) as database:
-        ids = _new_ids(conn, len(idx), table_locked=most_of_table)
+        ids = _new_ids(conn, len(idx), table_locked=indexes_deferred)
         store_chunk = functools.partial(_store, conn)
         storing: tuple[Future[None], int] | None = None
         for start in range(0, len(idx), CHUNK):
@@ -138,7 +138,7 @@ def write_history(conn: psycopg.Connection, table: Table, store: Store, source: 
             _stored(storing, done)
             storing = database.submit(store_chunk, cases, events), len(part)
         _stored(storing, done)
-        if triggers_skipped and most_of_table:
+        if triggers_skipped and indexes_deferred:
             rebuild_aggregates(conn)
         elif triggers_skipped:
             count_stored(conn, int(ids.min()), int(ids.max()))
