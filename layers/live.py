@@ -199,7 +199,7 @@ async def stall_zones(
     return [LiveShape(r["id"], json.loads(r["geometry"]), _properties(r)) for r in rows]
 
 
-# the recent window only: incidents_reported (district, reported_at) reads these days' cases, not the years
+# the recent window only: incidents_reported (reported_at, district, …) reads these days' cases, not the years
 _HEAT = """
     SELECT gx * %(cell)s AS lon, gy * %(cell)s AS lat, count(*) AS cases
     FROM (SELECT round(ST_X(i.geom) / %(cell)s) AS gx, round(ST_Y(i.geom) / %(cell)s) AS gy
