@@ -34,9 +34,10 @@ _SEP = "\n"
 _BLANKS = (" ", "\t", "\r")
 
 
-def _rows_matching(values: np.ndarray, pattern: re.Pattern[str], hint: str | None = None) -> np.ndarray:
-    """Rows whose text matches ``pattern``; the column is first tested whole, by ``hint`` when given."""
-    joined = _SEP.join(values)
+def _rows_matching(values: np.ndarray, pattern: re.Pattern[str], hint: str | None = None,
+                   joined: str | None = None) -> np.ndarray:
+    """Rows whose text matches ``pattern``; the column (``joined``, if made already) is first tested whole."""
+    joined = _SEP.join(values) if joined is None else joined
     possible = _has_control(joined) if hint == "control" else pattern.search(joined)
     if not possible:
         return np.zeros(len(values), dtype=bool)
@@ -84,20 +85,25 @@ def _has_edge_blank(joined: str) -> bool:
     return bool(blank[0] or blank[-1] or (sep[:-1] & blank[1:]).any() or (blank[:-1] & sep[1:]).any())
 
 
-def _empty(series: pd.Series) -> np.ndarray:
+def _texts_and_empty(series: pd.Series) -> tuple[np.ndarray | None, np.ndarray]:
+    """A text column's values as trimmed text (None for other columns), and which rows are empty.
+
+    Made once per column: every check after reads these values.
+    """
     missing = pd.isna(series).to_numpy()
     if series.dtype == object or pd.api.types.is_string_dtype(series):
-        return missing | (_as_text(series.fillna("")) == "")
-    return missing
+        text = _as_text(series.fillna("") if missing.any() else series)
+        return text, missing | (text == "")
+    return None, missing
 
 
-def _text(series: pd.Series, f: Field, rows: np.ndarray, problems: Problems) -> np.ndarray:
-    values = _as_text(series)
-    bad_char = _rows_matching(values, _CONTROL, hint="control")
+def _text(values: np.ndarray, f: Field, rows: np.ndarray, problems: Problems) -> np.ndarray:
+    joined = _SEP.join(values)
+    bad_char = _rows_matching(values, _CONTROL, hint="control", joined=joined)
     if bad_char.any():
         problems.error("control_characters", "text holds control characters (e.g. NUL)", rows[bad_char],
                        field_name=f.name)
-    mangled = _rows_matching(values, _MANGLED)
+    mangled = _rows_matching(values, _MANGLED, joined=joined)
     if mangled.any():
         problems.error("encoding", "text that is not valid in the file's encoding; give it with --encoding "
                        "(e.g. GBK)", rows[mangled], field_name=f.name)
@@ -186,7 +192,8 @@ def _parse_stamps(text: pd.Series, utc: bool) -> pd.Series:
     return stamps
 
 
-def _timestamp(series: pd.Series, f: Field, rows: np.ndarray, timezone: str, problems: Problems) -> np.ndarray:
+def _timestamp(series: pd.Series, text_values: np.ndarray | None, f: Field, rows: np.ndarray, timezone: str,
+               problems: Problems) -> np.ndarray:
     """Times with a zone are taken as given; times without one are read in ``timezone``."""
     out = np.full(len(series), np.datetime64("NaT"), dtype="datetime64[us]")
     if pd.api.types.is_datetime64_any_dtype(series):
@@ -194,11 +201,11 @@ def _timestamp(series: pd.Series, f: Field, rows: np.ndarray, timezone: str, pro
             series.dt.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
         out[:] = stamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
     else:
-        values = _as_text(series)
+        values = _as_text(series) if text_values is None else text_values
         text = pd.Series(values, index=series.index)
         joined = _SEP.join(values)
         maybe_zoned = any(mark in joined for mark in "+Zz") or _NEGATIVE_OFFSET.search(joined)
-        zoned = _rows_matching(values, _ZONED) if maybe_zoned else np.zeros(len(values), dtype=bool)
+        zoned = _rows_matching(values, _ZONED, joined=joined) if maybe_zoned else np.zeros(len(values), dtype=bool)
         if zoned.any():
             parsed = _parse_stamps(text[zoned], utc=True)
             out[zoned] = parsed.dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
@@ -228,10 +235,11 @@ def convert_columns(frame: pd.DataFrame, spec: LayerSpec, columns: dict[str, str
         if f.name in values:
             translate = values[f.name]
             series = series.map(lambda v, t=translate: t.get(str(v).strip(), v))
-        empty = _empty(series)
+        text, empty = _texts_and_empty(series)
         if f.required and empty.any():
             problems.error("missing_value", f"{f.name} is empty", rows[empty], field_name=f.name)
-        converted = _convert(series[~empty], f, rows[~empty], timezone, problems)
+        kept = ~empty
+        converted = _convert(series[kept], None if text is None else text[kept], f, rows[kept], timezone, problems)
         column = _defaults(f, len(frame))
         column[~empty] = converted
         out[f.name] = column
@@ -244,13 +252,15 @@ def _defaults(f: Field, n: int) -> np.ndarray:
     return np.full(n, f.default, dtype=object)
 
 
-def _convert(series: pd.Series, f: Field, rows: np.ndarray, timezone: str, problems: Problems) -> np.ndarray:
+def _convert(series: pd.Series, text: np.ndarray | None, f: Field, rows: np.ndarray, timezone: str,
+             problems: Problems) -> np.ndarray:
+    """The non-empty values of one field, typed; ``text`` is their trimmed text when the column is text."""
     if f.kind == "text":
-        return _text(series, f, rows, problems)
+        return _text(_as_text(series) if text is None else text, f, rows, problems)
     if f.kind in ("int", "real"):
         return _number(series, f, rows, problems)
     if f.kind == "bool":
         return _bool(series, f, rows, problems)
     if f.kind == "time":
         return _time(series, f, rows, problems)
-    return _timestamp(series, f, rows, timezone, problems)
+    return _timestamp(series, text, f, rows, timezone, problems)

@@ -17,7 +17,7 @@ and counted in a warning.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -129,8 +129,8 @@ def write_history(conn: psycopg.Connection, table: Table, store: Store, source: 
         ids = _new_ids(conn, len(idx), table_locked=indexes_deferred)
         store_chunk = functools.partial(_store, conn)
         storing: tuple[Future[None], int] | None = None
-        for start in range(0, len(idx), CHUNK):
-            part, part_ids = idx[start:start + CHUNK], ids[start:start + CHUNK]
+        for start, end in _chunks(len(idx)):
+            part, part_ids = idx[start:end], ids[start:end]
             rows, part_early = _rows(table, part, district[part], part_ids, keys)
             cases = binary_chunk({c: rows[c] for c in _COLUMNS})
             events = binary_chunk(_events(rows, f"imported from {source}"))
@@ -144,6 +144,19 @@ def write_history(conn: psycopg.Connection, table: Table, store: Store, source: 
             count_stored(conn, int(ids.min()), int(ids.max()))
     counts.inserted = len(idx)
     return counts, early
+
+
+def _chunks(n: int) -> Iterator[tuple[int, int]]:
+    """Row ranges to store: a small first one, so the database starts early, then ``CHUNK`` rows each.
+
+    The database is the slower side (about 7 µs a case against 6 here), so
+    once it has its first chunk it is never kept waiting; what it waits for
+    is only that first chunk's keying and encoding.
+    """
+    start, size = 0, min(FIRST_CHUNK, CHUNK)
+    while start < n:
+        yield start, min(start + size, n)
+        start, size = start + size, CHUNK
 
 
 def _stored(storing: tuple[Future[None], int] | None, done: Callable[[int], None] | None) -> None:
@@ -293,6 +306,7 @@ _KINDS: dict[str, Kind] = {
     "reported_at": "timestamptz", "deadline": "timestamptz", "closed_at": "timestamptz", "updated_at": "timestamptz"}
 CHUNK = 200_000
 """Rows per COPY statement; the next chunk is keyed and its bytes made while the database stores this one."""
+FIRST_CHUNK = 25_000
 
 
 def binary_chunk(columns: dict[str, np.ndarray]) -> bytes:
