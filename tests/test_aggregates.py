@@ -310,6 +310,15 @@ def test_a_history_import_is_counted(demo_rw: str, tmp_path: Path, monkeypatch: 
             block = conn.execute("""SELECT max(id) - min(id) + 1, max(id) = (SELECT last_value FROM incidents_id_seq)
                                     FROM incidents WHERE external_ref LIKE 'P%'""").fetchone()
             assert block == (60, True)
+            # so are their events' ids (their table held too), in the cases' order
+            events_block = conn.execute("""
+                SELECT max(e.id) - min(e.id) + 1, max(e.id) = (SELECT last_value FROM incident_events_id_seq),
+                       bool_and(e.id - i.id = (SELECT min(id) FROM incident_events WHERE action = 'import'
+                                                  AND reason = 'imported from past.csv')
+                                           - (SELECT min(id) FROM incidents WHERE external_ref LIKE 'P%'))
+                FROM incidents AS i JOIN incident_events AS e ON e.incident_id = i.id AND e.action = 'import'
+                WHERE i.external_ref LIKE 'P%'""").fetchone()
+            assert events_block == (60, True, True)
         # the walls' delta feeds see the imported open cases as written now; the ended ones never show
         marks = conn.execute("""
             SELECT status = 'closed', bool_and(changed_xid IS NULL), bool_and(changed_xid IS NOT NULL)
@@ -355,3 +364,14 @@ def test_a_history_import_refused_midway_leaves_nothing(demo_rw: str, tmp_path: 
     with psycopg.connect(demo_rw) as conn:
         assert state(conn) == before
         assert conn.execute("SELECT count(*) FROM incidents WHERE external_ref LIKE 'P%'").fetchone() == (0,)
+
+
+@given(n=st.integers(min_value=0, max_value=2_000), first=st.integers(min_value=1, max_value=50),
+       size=st.integers(min_value=1, max_value=300))
+def test_history_chunks_cover_every_row_once(n: int, first: int, size: int) -> None:
+    """The chunks a history is stored in: in order, each row once, the first no larger than asked."""
+    chunks = list(history._chunks(n, first, size))
+    covered = [row for start, end in chunks for row in range(start, end)]
+    assert covered == list(range(n))
+    assert all(end - start == size for start, end in chunks[1:-1])
+    assert not chunks or chunks[0][1] - chunks[0][0] == min(first, size, n)

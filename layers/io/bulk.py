@@ -40,11 +40,12 @@ def worth_deferring(conn: psycopg.Connection, table: str, rows: int) -> bool:
 
 
 @contextlib.contextmanager
-def deferred_indexes(conn: psycopg.Connection, tables: tuple[str, ...], rows: int) -> Iterator[bool]:
+def deferred_indexes(conn: psycopg.Connection, tables: tuple[str, ...], rows: int) -> Iterator[tuple[bool, ...]]:
     """Drop the secondary indexes of ``tables`` worth deferring, run the body, rebuild them.
 
-    The body is told whether the first table's were deferred, i.e. whether
-    the load is a large share (a quarter or more) of what that table will hold.
+    The body is told, table by table, whether their indexes were deferred,
+    i.e. whether the load is a large share (a quarter or more) of what that
+    table will hold, and the table is held exclusively until commit.
     """
     kept: list[str] = []
     deferred = [worth_deferring(conn, table, rows) for table in tables]
@@ -54,7 +55,7 @@ def deferred_indexes(conn: psycopg.Connection, tables: tuple[str, ...], rows: in
         for name, definition in conn.execute(_SECONDARY, {"table": table}).fetchall():
             conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
             kept.append(definition)
-    yield deferred[0]
+    yield tuple(deferred)
     if kept:
         conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
     for definition in kept:

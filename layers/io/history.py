@@ -123,17 +123,21 @@ def write_history(conn: psycopg.Connection, table: Table, store: Store, source: 
     idx = np.flatnonzero(fresh)
     keys = _Keys(_catalogue(conn), _load_grids(conn), _current_xid(conn))
     early = 0
-    with deferred_indexes(conn, ("incidents", "incident_events"), len(idx)) as indexes_deferred, \
+    with deferred_indexes(conn, ("incidents", "incident_events"), len(idx)) as (indexes_deferred, events_deferred), \
             checked_references(conn, ("incidents",)) as triggers_skipped, \
             ThreadPoolExecutor(max_workers=1) as database:
-        ids = _new_ids(conn, len(idx), table_locked=indexes_deferred)
-        store_chunk = functools.partial(_store, conn)
+        ids = _new_ids(conn, "incidents", len(idx), table_locked=indexes_deferred)
+        # the events' ids too when their table is held (drawn one by one per row, 0.6 s a million)
+        event_ids = _new_ids(conn, "incident_events", len(idx), table_locked=True) if events_deferred else None
+        store_chunk = functools.partial(_store, conn, _copy("incidents", _COLUMNS),
+                                        _copy("incident_events", _event_columns(event_ids is not None)))
         storing: tuple[Future[None], int] | None = None
         for start, end in _chunks(len(idx)):
             part, part_ids = idx[start:end], ids[start:end]
             rows, part_early = _rows(table, part, district[part], part_ids, keys)
             cases = binary_chunk({c: rows[c] for c in _COLUMNS})
-            events = binary_chunk(_events(rows, f"imported from {source}"))
+            events = binary_chunk(_events(rows, None if event_ids is None else event_ids[start:end],
+                                          f"imported from {source}"))
             early += part_early
             _stored(storing, done)
             storing = database.submit(store_chunk, cases, events), len(part)
@@ -146,17 +150,18 @@ def write_history(conn: psycopg.Connection, table: Table, store: Store, source: 
     return counts, early
 
 
-def _chunks(n: int) -> Iterator[tuple[int, int]]:
+def _chunks(n: int, first: int | None = None, size: int | None = None) -> Iterator[tuple[int, int]]:
     """Row ranges to store: a small first one, so the database starts early, then ``CHUNK`` rows each.
 
     The database is the slower side (about 7 µs a case against 6 here), so
     once it has its first chunk it is never kept waiting; what it waits for
     is only that first chunk's keying and encoding.
     """
-    start, size = 0, min(FIRST_CHUNK, CHUNK)
+    size = CHUNK if size is None else size
+    start, step = 0, min(FIRST_CHUNK if first is None else first, size)
     while start < n:
-        yield start, min(start + size, n)
-        start, size = start + size, CHUNK
+        yield start, min(start + step, n)
+        start, step = start + step, size
 
 
 def _stored(storing: tuple[Future[None], int] | None, done: Callable[[int], None] | None) -> None:
@@ -169,21 +174,27 @@ def _stored(storing: tuple[Future[None], int] | None, done: Callable[[int], None
         done(rows)
 
 
-_CASES = sql.SQL("COPY incidents ({}) FROM STDIN WITH (FORMAT binary)").format(
-    sql.SQL(", ").join(map(sql.Identifier, _COLUMNS)))
 _EVENT_COLUMNS = ("incident_id", "district_code", "at", "actor", "role", "action", "to_status", "reason")
-_EVENTS = sql.SQL("COPY incident_events ({}) FROM STDIN WITH (FORMAT binary)").format(
-    sql.SQL(", ").join(map(sql.Identifier, _EVENT_COLUMNS)))
 
 
-def _store(conn: psycopg.Connection, cases: bytes, events: bytes) -> None:
+def _event_columns(with_ids: bool) -> tuple[str, ...]:
+    return ("id", *_EVENT_COLUMNS) if with_ids else _EVENT_COLUMNS
+
+
+def _copy(table: str, columns: tuple[str, ...]) -> sql.Composed:
+    return sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT binary)").format(
+        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns)))
+
+
+def _store(conn: psycopg.Connection, cases_copy: sql.Composed, events_copy: sql.Composed,
+           cases: bytes, events: bytes) -> None:
     """Store one chunk: its cases and their import events (a binary COPY each)."""
-    for statement, data in ((_CASES, cases), (_EVENTS, events)):
+    for statement, data in ((cases_copy, cases), (events_copy, events)):
         with conn.cursor() as cur, cur.copy(statement) as copy:
             copy.write(data)
 
 
-def _events(rows: dict[str, np.ndarray], reason: str) -> dict[str, np.ndarray]:
+def _events(rows: dict[str, np.ndarray], ids: np.ndarray | None, reason: str) -> dict[str, np.ndarray]:
     """One ``import`` event per case: at its report, by the importer, into the status it was imported in.
 
     Made here with the rows (a COPY beside theirs) rather than by the
@@ -195,9 +206,10 @@ def _events(rows: dict[str, np.ndarray], reason: str) -> dict[str, np.ndarray]:
     def same(value: str) -> np.ndarray:
         return np.full(n, value, dtype=object)
 
-    return {"incident_id": rows["id"], "district_code": rows["district_code"], "at": rows["reported_at"],
-            "actor": same("import"), "role": same("admin"), "action": same("import"), "to_status": rows["status"],
-            "reason": same(reason)}
+    events = {"incident_id": rows["id"], "district_code": rows["district_code"], "at": rows["reported_at"],
+              "actor": same("import"), "role": same("admin"), "action": same("import"), "to_status": rows["status"],
+              "reason": same(reason)}
+    return events if ids is None else {"id": ids, **events}
 
 
 @dataclass(frozen=True)
@@ -275,25 +287,27 @@ def _rows(table: Table, idx: np.ndarray, district: np.ndarray, ids: np.ndarray,
     return rows, int(early.sum())
 
 
-def _new_ids(conn: psycopg.Connection, count: int, table_locked: bool = False) -> np.ndarray:
-    """``count`` fresh case ids from the cases' sequence.
+def _new_ids(conn: psycopg.Connection, table: str, count: int, table_locked: bool = False) -> np.ndarray:
+    """``count`` fresh ids from ``table``'s id sequence.
 
     Drawn one by one, another session filing a case may draw ids in
     between, so the block is not assumed unbroken; they come back as one
     comma-joined text rather than a million rows (fetching rows cost
     seconds). With ``table_locked`` (this transaction holds the cases
     table exclusively, as a load that dropped its indexes does) no other
-    session can file a case before it commits, and only filing a case
+    session can write a row before it commits, and only writing a row
     draws from this sequence: the block is then reserved in one step.
     """
+    sequence = f"{table}_id_seq"
     if table_locked and count:
-        conn.execute("LOCK TABLE incidents IN EXCLUSIVE MODE")  # held already (dropped indexes): said here
-        row = conn.execute("SELECT setval('incidents_id_seq', nextval('incidents_id_seq') + %(n)s - 1)",
-                           {"n": count}).fetchone()
+        # held already (dropped indexes): said here
+        conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(sql.Identifier(table)))
+        row = conn.execute("SELECT setval(%(seq)s, nextval(%(seq)s) + %(n)s - 1)",
+                           {"seq": sequence, "n": count}).fetchone()
         last = int(row[0]) if row else 0
         return np.arange(last - count + 1, last + 1, dtype=np.int64)
-    row = conn.execute("SELECT string_agg(nextval('incidents_id_seq')::text, ',') FROM generate_series(1, %(n)s)",
-                       {"n": count}).fetchone()
+    row = conn.execute("SELECT string_agg(nextval(%(seq)s)::text, ',') FROM generate_series(1, %(n)s)",
+                       {"seq": sequence, "n": count}).fetchone()
     if not row or row[0] is None:
         return np.empty(0, dtype=np.int64)
     return np.array(row[0].split(","), dtype=np.int64)
