@@ -202,7 +202,7 @@ def _timestamp(series: pd.Series, text_values: np.ndarray | None, f: Field, rows
         out[:] = stamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
     else:
         values = _as_text(series) if text_values is None else text_values
-        text = pd.Series(values, index=series.index)
+        text = pd.Series(values, index=series.index, dtype=object)
         joined = _SEP.join(values)
         maybe_zoned = any(mark in joined for mark in "+Zz") or _NEGATIVE_OFFSET.search(joined)
         zoned = _rows_matching(values, _ZONED, joined=joined) if maybe_zoned else np.zeros(len(values), dtype=bool)

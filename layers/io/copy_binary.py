@@ -20,6 +20,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from layers.load import SRID, point_ewkb
@@ -127,22 +129,29 @@ def field(values: np.ndarray, kind: Kind) -> Field:
     return _texts(values)
 
 
+def _binary(sizes: np.ndarray, data: np.ndarray | bytes) -> pa.BinaryArray:
+    """An Arrow array of byte strings: value k is ``data``'s next ``sizes[k]`` bytes (no copy)."""
+    offsets = np.zeros(len(sizes) + 1, dtype=np.int64)  # 64-bit: a chunk may pass 2 GB
+    np.cumsum(sizes, out=offsets[1:])
+    return pa.Array.from_buffers(pa.large_binary(), len(sizes), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
 def rows(fields: list[Field]) -> bytes:
-    """The tuples of ``fields`` (all of one length) in binary COPY format, without header or trailer."""
+    """The tuples of ``fields`` (all of one length) in binary COPY format, without header or trailer.
+
+    Each tuple is its field count, then each field's length and bytes. Every
+    one of those pieces is a column of byte strings here, and Arrow's
+    element-wise join (C++, one copy of each piece) lays them out row after
+    row; placing them by computed byte offsets in numpy took index arrays
+    eight times the size of the data, twice as long.
+    """
     n = len(fields[0].lengths)
-    sizes = [np.maximum(f.lengths, 0) for f in fields]
-    row_size = 2 + 4 * len(fields) + np.sum(sizes, axis=0)
-    starts = np.concatenate(([0], np.cumsum(row_size)[:-1])).astype(np.int64)
-    out = np.empty(int(row_size.sum()), dtype=np.uint8)
-    count = np.frombuffer(len(fields).to_bytes(2, "big"), dtype=np.uint8)
-    out[starts[:, None] + np.arange(2)] = count
-    at = starts + 2
-    for f, size in zip(fields, sizes, strict=True):
-        out[at[:, None] + np.arange(4)] = f.lengths.astype(">i4").view(np.uint8).reshape(n, 4)
-        at += 4
-        if len(f.data):
-            # byte k of the data belongs to the row whose field starts at at[row]: shift it there
-            first = np.concatenate(([0], np.cumsum(size)[:-1]))
-            out[np.repeat(at - first, size) + np.arange(len(f.data))] = f.data
-        at += size
-    return out.tobytes()
+    four = np.full(n, 4, dtype=np.int64)
+    count = np.tile(np.frombuffer(len(fields).to_bytes(2, "big"), dtype=np.uint8), n)
+    pieces = [_binary(np.full(n, 2, dtype=np.int64), count)]
+    for f in fields:
+        pieces.append(_binary(four, f.lengths.astype(">i4")))
+        pieces.append(_binary(np.maximum(f.lengths, 0), f.data))
+    joined = pc.binary_join_element_wise(*pieces, pa.scalar(b"", pa.large_binary()))
+    offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64, count=n + 1, offset=joined.offset * 8)
+    return joined.buffers()[2][int(offsets[0]):int(offsets[n])].to_pybytes()

@@ -259,8 +259,9 @@ def _rows(table: Table, idx: np.ndarray, district: np.ndarray, ids: np.ndarray,
     """The cases' columns for rows ``idx`` of the table, and how many predate every grid version."""
     cols = table.columns
     category = cols["category"][idx]
-    hours = pd.Series(category).map({c: v[0] for c, v in keys.catalogue.items()}).to_numpy(dtype="timedelta64[h]")
-    level = pd.Series(category).map({c: v[1] for c, v in keys.catalogue.items()}).to_numpy(dtype=object)
+    by_category = pd.Series(category, dtype=object)  # as they are: not turned into pandas' own strings
+    hours = by_category.map({c: v[0] for c, v in keys.catalogue.items()}).to_numpy(dtype="timedelta64[h]")
+    level = by_category.map({c: v[1] for c, v in keys.catalogue.items()}).to_numpy(dtype=object)
     reported = cols["reported_at"][idx].astype("datetime64[us]")
     deadline = cols["deadline"][idx].astype("datetime64[us]")
     deadline = np.where(np.isnat(deadline), reported + hours, deadline)
