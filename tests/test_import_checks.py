@@ -16,9 +16,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from layers.cluster import EmbeddedCluster
-from layers.io.convert import _has_edge_blank
+from layers.io.convert import _has_edge_blank, as_floats
 from layers.io.problems import ImportRefused
-from layers.io.read import Options
+from layers.io.read import Options, _read_csv
 from layers.io.service import WriteOptions, import_layer
 from layers.io.spec import layer_spec
 from tests import district_files as df
@@ -245,3 +245,29 @@ def test_blanks_at_a_values_edge_are_found_in_the_joined_column(values: list[str
     joined = "\n".join(values)
     truth = any(part[:1] in (" ", "\t", "\r") or part[-1:] in (" ", "\t", "\r") for part in joined.split("\n"))
     assert _has_edge_blank(joined) == truth
+
+
+_NUMBER_LIKE = st.sampled_from(["1", "-2.5", "+3", "1e3", "117.29485486297794", "31.8", "inf", "nan", "0x10",
+                                " 4", "5 ", "", "1_000", "１２", "abc", "1.2.3", "-", ".5", "5."])
+
+
+@given(st.lists(_NUMBER_LIKE, min_size=1, max_size=8))
+def test_numbers_read_as_pandas_reads_them(values: list[str]) -> None:
+    """Arrow's fast parse, or the fallback, gives exactly what pandas' coercion gives, value by value."""
+    series = pd.Series(values, dtype=object)
+    fast = as_floats(series)
+    truth = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+    assert [(math.isnan(a), a if not math.isnan(a) else 0) for a in fast] == \
+        [(math.isnan(b), b if not math.isnan(b) else 0) for b in truth]
+
+
+@pytest.mark.parametrize("text", ["a,b,c\n1,2\n3,4,5\n", "a,b\n1,2,3\n", "\ufeffa,b\n\"x,y\",\"l1\nl2\"\r\n3, 4 \n",
+                                  "a,b\nNA,null\n,N/A\n"])
+def test_csv_read_as_pandas_reads_it(tmp_path: Path, text: str) -> None:
+    """Ragged rows, quoting, a byte-order mark, NA words: the same frame as pandas' own reader gives."""
+    path = tmp_path / "f.csv"
+    path.write_text(text, encoding="utf-8")
+    frame, _ = _read_csv(path, Options())
+    truth = pd.read_csv(path, dtype=object, keep_default_na=False)
+    assert list(frame.columns) == list(truth.columns)
+    assert frame.to_numpy().tolist() == truth.to_numpy().tolist()
