@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import psycopg
 import shapely
 from psycopg import sql
@@ -110,11 +111,17 @@ def run_checks(table: Table, store: Store, replace: bool = False, snap_m: float 
         _known(table, "category", store.categories, "not in the catalogue (map old codes with --map-values)")
 
 
+def _as_keys(values: np.ndarray) -> pd.Series:
+    """Values compared as their text (so 7 and "7" are one code), hashed rather than sorted."""
+    if pd.api.types.infer_dtype(values, skipna=False) not in ("string", "empty"):
+        values = np.array([str(v) for v in values], dtype=object)
+    return pd.Series(values, dtype=object)
+
+
 def _unique(table: Table, name: str) -> None:
-    values = table.columns[name]
-    present = np.array([v is not None and v != "" for v in values], dtype=bool)
-    _, inverse, counts = np.unique(values[present].astype(str), return_inverse=True, return_counts=True)
-    repeated = counts[inverse] > 1
+    values = np.asarray(table.columns[name], dtype=object)
+    present = (values != None) & (values != "")  # noqa: E711  (element by element)
+    repeated = _as_keys(values[present]).duplicated(keep=False).to_numpy()
     if repeated.any():
         rows = table.rows[present][repeated]
         table.problems.error("duplicate_code", f"{name} used by more than one row", rows, values[present][repeated],
@@ -211,8 +218,10 @@ def _inside_districts(table: Table, store: Store) -> None:
 
 
 def _known(table: Table, name: str, known: set[str], message: str) -> None:
-    values = table.columns[name]
-    unknown = np.array([v is not None and str(v) not in known for v in values], dtype=bool)
+    values = np.asarray(table.columns[name], dtype=object)
+    given = values != None  # noqa: E711  (element by element)
+    unknown = np.zeros(len(values), dtype=bool)
+    unknown[given] = ~_as_keys(values[given]).isin(known).to_numpy()
     if unknown.any():
         shown = ", ".join(sorted({str(v)[:20] for v in values[unknown]})[:5])
         table.problems.error("unknown_value", f"{name} {message} ({shown})", table.rows[unknown],
