@@ -56,6 +56,11 @@ def _has_control(text: str) -> bool:
 
 
 def _as_text(series: pd.Series) -> np.ndarray:
+    return _text_joined(series)[0]
+
+
+def _text_joined(series: pd.Series) -> tuple[np.ndarray, str]:
+    """The values as trimmed text, and that text joined (what the column-wide checks scan)."""
     values = series.to_numpy(dtype=object)
     try:
         joined = _SEP.join(values)
@@ -65,7 +70,8 @@ def _as_text(series: pd.Series) -> np.ndarray:
         joined = _SEP.join(values)
     if _has_edge_blank(joined):
         values = np.array([v.strip() for v in values], dtype=object)
-    return values
+        joined = _SEP.join(values)
+    return values, joined
 
 
 _BLANK_BYTE = np.zeros(256, dtype=bool)
@@ -86,20 +92,20 @@ def _has_edge_blank(joined: str) -> bool:
     return bool(blank[0] or blank[-1] or (sep[:-1] & blank[1:]).any() or (blank[:-1] & sep[1:]).any())
 
 
-def _texts_and_empty(series: pd.Series) -> tuple[np.ndarray | None, np.ndarray]:
-    """A text column's values as trimmed text (None for other columns), and which rows are empty.
+def _texts_and_empty(series: pd.Series) -> tuple[np.ndarray | None, str, np.ndarray]:
+    """A text column's values as trimmed text (None for other columns), joined, and which rows are empty.
 
     Made once per column: every check after reads these values.
     """
     missing = pd.isna(series).to_numpy()
     if series.dtype == object or pd.api.types.is_string_dtype(series):
-        text = _as_text(series.fillna("") if missing.any() else series)
-        return text, missing | (text == "")
-    return None, missing
+        text, joined = _text_joined(series.fillna("") if missing.any() else series)
+        return text, joined, missing | (text == "")
+    return None, "", missing
 
 
-def _text(values: np.ndarray, f: Field, rows: np.ndarray, problems: Problems) -> np.ndarray:
-    joined = _SEP.join(values)
+def _text(values: np.ndarray, f: Field, rows: np.ndarray, problems: Problems, joined: str | None = None) -> np.ndarray:
+    joined = _SEP.join(values) if joined is None else joined
     bad_char = _rows_matching(values, _CONTROL, hint="control", joined=joined)
     if bad_char.any():
         problems.error("control_characters", "text holds control characters (e.g. NUL)", rows[bad_char],
@@ -124,9 +130,11 @@ def as_floats(series: pd.Series) -> np.ndarray:
     times faster; anything else (blanks around a number, a value that is not
     one, values already numbers) by pandas, as it always was.
     """
-    if series.dtype == object:
+    if series.dtype == object or pd.api.types.is_string_dtype(series):
         try:
-            return pa.array(series.to_numpy(), type=pa.string()).cast(pa.float64()).to_numpy(zero_copy_only=False)
+            text = pa.array(series, from_pandas=True)  # Arrow's own strings are taken as they are
+            if pa.types.is_string(text.type) or pa.types.is_large_string(text.type):
+                return text.cast(pa.float64()).to_numpy(zero_copy_only=False)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             pass
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
@@ -209,7 +217,7 @@ def _parse_stamps(text: pd.Series, utc: bool) -> pd.Series:
 
 
 def _timestamp(series: pd.Series, text_values: np.ndarray | None, f: Field, rows: np.ndarray, timezone: str,
-               problems: Problems) -> np.ndarray:
+               problems: Problems, joined: str | None = None) -> np.ndarray:
     """Times with a zone are taken as given; times without one are read in ``timezone``."""
     out = np.full(len(series), np.datetime64("NaT"), dtype="datetime64[us]")
     if pd.api.types.is_datetime64_any_dtype(series):
@@ -219,7 +227,7 @@ def _timestamp(series: pd.Series, text_values: np.ndarray | None, f: Field, rows
     else:
         values = _as_text(series) if text_values is None else text_values
         text = pd.Series(values, index=series.index, dtype=object)
-        joined = _SEP.join(values)
+        joined = _SEP.join(values) if joined is None else joined
         maybe_zoned = any(mark in joined for mark in "+Zz") or _NEGATIVE_OFFSET.search(joined)
         zoned = _rows_matching(values, _ZONED, joined=joined) if maybe_zoned else np.zeros(len(values), dtype=bool)
         if zoned.any():
@@ -251,11 +259,11 @@ def convert_columns(frame: pd.DataFrame, spec: LayerSpec, columns: dict[str, str
         if f.name in values:
             translate = values[f.name]
             series = series.map(lambda v, t=translate: t.get(str(v).strip(), v))
-        text, empty = _texts_and_empty(series)
+        text, joined, empty = _texts_and_empty(series)
         if f.required and empty.any():
             problems.error("missing_value", f"{f.name} is empty", rows[empty], field_name=f.name)
         if not empty.any() and f.kind in ("text", "timestamp"):  # the converted values are the whole column
-            out[f.name] = _convert(series, text, f, rows, timezone, problems)
+            out[f.name] = _convert(series, text, f, rows, timezone, problems, joined)
             continue
         kept = ~empty
         converted = _convert(series[kept], None if text is None else text[kept], f, rows[kept], timezone, problems)
@@ -272,14 +280,18 @@ def _defaults(f: Field, n: int) -> np.ndarray:
 
 
 def _convert(series: pd.Series, text: np.ndarray | None, f: Field, rows: np.ndarray, timezone: str,
-             problems: Problems) -> np.ndarray:
-    """The non-empty values of one field, typed; ``text`` is their trimmed text when the column is text."""
+             problems: Problems, joined: str | None = None) -> np.ndarray:
+    """The non-empty values of one field, typed.
+
+    ``text`` is their trimmed text when the column is text, ``joined`` that
+    text joined when it was joined already.
+    """
     if f.kind == "text":
-        return _text(_as_text(series) if text is None else text, f, rows, problems)
+        return _text(_as_text(series) if text is None else text, f, rows, problems, joined)
     if f.kind in ("int", "real"):
         return _number(series, f, rows, problems)
     if f.kind == "bool":
         return _bool(series, f, rows, problems)
     if f.kind == "time":
         return _time(series, f, rows, problems)
-    return _timestamp(series, text, f, rows, timezone, problems)
+    return _timestamp(series, text, f, rows, timezone, problems, joined)

@@ -97,10 +97,9 @@ def _open_path(path: Path) -> str:
 
 
 def _read_csv(path: Path, options: Options) -> tuple[pd.DataFrame, None]:
-    # every value as the text it is (no guessed types, no "NA" read as missing), kept as Python
-    # strings: the checks and the COPY read them as such, and pandas' own string arrays cost a
-    # conversion per column on the way (0.1 s a column a million rows when backed by Arrow)
-    read = functools.partial(pd.read_csv, path, dtype=object, keep_default_na=False,
+    # every value as the text it is (no guessed types, no "NA" read as missing); Arrow's strings,
+    # made Python's only for the columns that are read as text (numbers are parsed from Arrow's)
+    read = functools.partial(pd.read_csv, path, dtype=str, keep_default_na=False,
                              encoding=options.encoding or "utf-8")
     try:
         try:
