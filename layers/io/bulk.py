@@ -3,7 +3,7 @@
 Inserting a million rows into a table with ten indexes (two GiST) costs
 several times the COPY itself, because every row updates every index. A
 build from scratch sorts once (PostgreSQL 15 builds GiST on points by
-sorting). So a load that at adds a quarter or more to the table drops the indexes
+sorting). So a load that adds a quarter or more to the table drops the indexes
 that no constraint needs, loads, and recreates them from their own
 definitions, inside the caller's transaction: all or nothing still holds.
 The price is an exclusive lock on the table until commit, so such loads
