@@ -135,7 +135,7 @@ def as_floats(series: pd.Series) -> np.ndarray:
             text = pa.array(series, from_pandas=True)  # Arrow's own strings are taken as they are
             if pa.types.is_string(text.type) or pa.types.is_large_string(text.type):
                 return text.cast(pa.float64()).to_numpy(zero_copy_only=False)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
+        except pa.ArrowException:  # any value Arrow will not take: pandas decides, as before
             pass
     return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
 
