@@ -256,12 +256,20 @@ def test_days_before_the_window_are_neither_counted_nor_kept(
 
 
 def _past_cases(conn: psycopg.Connection, folder: Path, count: int = 60) -> Path:
-    """A CSV of ``count`` past cases (refs P0000…) at the points of the first stored ones, a third still open."""
+    """A CSV of ``count`` past cases (refs P0000…) at the points of the first stored ones, a third still open.
+
+    A quarter were reported in the last days the walls count by day, some
+    closed there too, and a quarter of the old ones were closed lately.
+    """
     points = conn.execute("SELECT ST_X(geom), ST_Y(geom) FROM incidents ORDER BY id LIMIT %s", (count,)).fetchall()
     lines = ["external_ref,category,channel,description,reported_at,closed_at,status,lon,lat"]
+    today = datetime.now(CHINA).date()
     for i, (lon, lat) in enumerate(points):
-        closed = "" if i % 3 == 0 else f"2024-03-{1 + i % 27:02d} 12:00:00"
-        lines.append(f"P{i:04d},01.03,hotline,历史,2024-02-{1 + i % 27:02d} 09:00:00,{closed},"
+        reported = f"2024-02-{1 + i % 27:02d} 09:00:00" if i % 4 != 1 else \
+            f"{today - timedelta(days=2 + i % 9)} 09:00:00"
+        closed = "" if i % 3 == 0 else f"2024-03-{1 + i % 27:02d} 12:00:00" if i % 4 not in (1, 2) else \
+            f"{today - timedelta(days=i % 2)} 08:00:00"  # i % 4 == 2: an old case closed lately
+        lines.append(f"P{i:04d},01.03,hotline,历史,{reported},{closed},"
                      f"{'handling' if i % 3 == 0 else 'closed'},{lon},{lat}")
     path = folder / "past.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -327,6 +335,10 @@ def test_a_history_import_is_counted(demo_rw: str, tmp_path: Path, monkeypatch: 
         check_counters(conn)
         assert conn.execute("SELECT sum(cases) FROM wall_case_counts WHERE area_code = '340111' "
                             "AND status = 'handling'").fetchone()[0] >= 20  # type: ignore[index]
+        # the recent cases are on the district's kept days (reported; closed, as are old ones closed lately)
+        on_days = conn.execute("SELECT sum(reported), sum(closed) FROM wall_case_days "
+                               "WHERE area_code = '340111'").fetchone()
+        assert on_days is not None and on_days[0] >= 15 and on_days[1] >= 20
 
 
 def test_a_history_import_refused_midway_leaves_nothing(demo_rw: str, tmp_path: Path,

@@ -20,6 +20,7 @@ import functools
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,8 @@ from layers.io.checks import Store
 from layers.io.copy_binary import Kind
 from layers.io.read import Table
 from layers.io.write import Counts
-from layers.walls.aggregates import count_stored, rebuild_aggregates
+from layers.walls.aggregates import GROUPED, count_loaded, day_counted_since
+from layers.walls.counter_sql import COLUMNS as COUNTED
 
 ENDED = ("closed", "rejected", "duplicate")
 _COLUMNS = ("id", "district_code", "category_code", "channel", "description", "address", "raw_x", "raw_y",
@@ -98,12 +100,10 @@ def write_history(conn: psycopg.Connection, table: Table, store: Store, source: 
     Chunk by chunk, in two threads: while the database stores one chunk
     (its rows and their import events), this one keys the next chunk to its
     grids and makes its bytes, so neither core waits for the other. When
-    the load skipped the triggers that keep the walls' counters, they are
-    counted after, all at once (chunk by chunk cost the database, the busier
-    of the two, twice as much): a load whose indexes were deferred (a
-    quarter or more of the table) counts the whole table again in one read,
-    whose plan needs no statistics of the new rows; a smaller one adds its
-    own cases.
+    the load skipped the triggers that keep the walls' counters, this
+    thread sums its cases up for them chunk by chunk (:class:`_Tally`) and
+    hands the sums over at the end: the database, the busier of the two,
+    then adds a few thousand rows instead of reading the million back.
     """
     cols, n = table.columns, len(table)
     district = _districts(table, store)
@@ -122,6 +122,7 @@ def write_history(conn: psycopg.Connection, table: Table, store: Store, source: 
         return counts, 0
     idx = np.flatnonzero(fresh)
     keys = _Keys(_catalogue(conn), _load_grids(conn), _current_xid(conn))
+    tally = _Tally(day_counted_since(datetime.now(UTC)))
     early = 0
     with deferred_indexes(conn, ("incidents", "incident_events"), len(idx)) as (indexes_deferred, events_deferred), \
             checked_references(conn, ("incidents",)) as triggers_skipped, \
@@ -139,13 +140,12 @@ def write_history(conn: psycopg.Connection, table: Table, store: Store, source: 
             events = binary_chunk(_events(rows, None if event_ids is None else event_ids[start:end],
                                           f"imported from {source}"))
             early += part_early
+            tally.add(rows)
             _stored(storing, done)
             storing = database.submit(store_chunk, cases, events), len(part)
         _stored(storing, done)
-        if triggers_skipped and indexes_deferred:
-            rebuild_aggregates(conn)
-        elif triggers_skipped:
-            count_stored(conn, int(ids.min()), int(ids.max()))
+        if triggers_skipped:
+            count_loaded(conn, *tally.streams())
     counts.inserted = len(idx)
     return counts, early
 
@@ -210,6 +210,42 @@ def _events(rows: dict[str, np.ndarray], ids: np.ndarray | None, reason: str) ->
               "actor": same("import"), "role": same("admin"), "action": same("import"), "to_status": rows["status"],
               "reason": same(reason)}
     return events if ids is None else {"id": ids, **events}
+
+
+class _Tally:
+    """The stored cases as the walls' counters take them (:func:`~layers.walls.aggregates.count_loaded`).
+
+    How many per area and status, and the cases that may count on a kept
+    day or in a cell (open, or reported or closed since ``since``).
+    """
+
+    def __init__(self, since: datetime) -> None:
+        self.since = np.datetime64(since.astimezone(UTC).replace(tzinfo=None), "us")
+        self.groups: list[pd.Series] = []
+        self.cases: list[dict[str, np.ndarray]] = []
+
+    def add(self, rows: dict[str, np.ndarray]) -> None:
+        """Sum up one chunk of stored rows."""
+        keys = pd.DataFrame({c: pd.Series(rows[c], dtype=object) for c in _GROUPED})
+        self.groups.append(keys.value_counts(dropna=False, sort=False))
+        with np.errstate(invalid="ignore"):
+            kept = ~np.isin(rows["status"], ENDED) | (rows["reported_at"] >= self.since) | \
+                (rows["closed_at"] >= self.since)  # NaT compares False
+        self.cases.append({c: rows[c][kept] for c in _COUNTED})
+
+    def streams(self) -> tuple[bytes, bytes]:
+        """The binary COPY streams of the sums (``sign`` is a group's size) and of the cases kept."""
+        sums = pd.concat(self.groups).groupby(level=list(range(len(_GROUPED))), dropna=False, sort=False).sum()
+        groups = {"sign": sums.to_numpy(dtype=np.int64)}
+        for level, name in enumerate(_GROUPED):
+            values = sums.index.get_level_values(level).to_numpy(dtype=object)
+            groups[name] = np.where(pd.isna(values), None, values)
+        cases = {c: np.concatenate([part[c] for part in self.cases]) for c in _COUNTED}
+        return binary_chunk(groups), binary_chunk(cases)
+
+
+_GROUPED = tuple(c.strip() for c in GROUPED.split(","))
+_COUNTED = tuple(c.strip() for c in COUNTED.split(","))
 
 
 @dataclass(frozen=True)
@@ -316,7 +352,7 @@ def _new_ids(conn: psycopg.Connection, table: str, count: int, table_locked: boo
 
 # PostgreSQL's type of each column sent (the rest are text)
 _KINDS: dict[str, Kind] = {
-    "id": "int8", "incident_id": "int8", "at": "timestamptz", "changed_xid": "int8", "grid_id": "int4",
+    "id": "int8", "sign": "int4", "incident_id": "int8", "at": "timestamptz", "changed_xid": "int8", "grid_id": "int4",
     "raw_x": "float8", "raw_y": "float8", "geom": "geometry",
     "reported_at": "timestamptz", "deadline": "timestamptz", "closed_at": "timestamptz", "updated_at": "timestamptz"}
 CHUNK = 200_000

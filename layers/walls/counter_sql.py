@@ -134,15 +134,15 @@ def trigger_function(days_kept: int | None) -> str:
     END $f$"""
 
 
-def stored_statements(where: str, days_kept: int | None) -> tuple[str, str, str]:
-    """The three statements adding the stored cases that satisfy ``where`` (an SQL condition on ``incidents``).
+def stored_statements(where: str, days_kept: int | None, source: str = "incidents") -> tuple[str, str, str]:
+    """The three statements adding the cases of ``source`` that satisfy ``where`` (an SQL condition on it).
 
     Each reads only the rows its counter needs: all of them for the
     per-status counts, the recent for the days, the open for the cells.
     The first day kept is computed once per statement (a sub-select), not
-    once per row.
+    once per row. ``source`` is any table with the cases' ``COLUMNS``.
     """
-    case = f"SELECT 1 AS sign, {COLUMNS} FROM incidents WHERE {where}"
+    case = f"SELECT 1 AS sign, {COLUMNS} FROM {source} WHERE {where}"
     # a case counts on a kept day only when it was reported or closed on or after the first one
     recent = (f"{case} AND greatest(reported_at, closed_at) >= "
               f"(SELECT {first_day_kept(days_kept)}::timestamp AT TIME ZONE '{DAY_ZONE}')") \
