@@ -361,28 +361,84 @@ def test_a_history_import_refused_midway_leaves_nothing(demo_rw: str, tmp_path: 
         return data[:-10] if len(chunks) == 4 else data  # a stream cut inside its last row: COPY refuses it
 
     monkeypatch.setattr(history, "binary_chunk", cut_short)
-
-    def state(conn: psycopg.Connection) -> tuple[Any, ...]:
-        return (_indexes(conn), conn.execute("SELECT count(*), max(id) FROM incident_events").fetchone(),
-                conn.execute("SELECT count(*) FROM incidents").fetchone(),
-                conn.execute("SELECT sum(cases), count(*) FROM wall_case_counts").fetchone())
-
     with psycopg.connect(demo_rw) as conn:
         path = _past_cases(conn, tmp_path)
-        before = state(conn)
+        before = _state(conn)
     with pytest.raises(psycopg.Error):
         import_layer(demo_rw, path, LAYERS["incidents"], Options(crs=WGS84), WriteOptions())
     assert len(chunks) >= 4  # three chunks went in before the bad one
     with psycopg.connect(demo_rw) as conn:
-        assert state(conn) == before
+        assert _state(conn) == before
         assert conn.execute("SELECT count(*) FROM incidents WHERE external_ref LIKE 'P%'").fetchone() == (0,)
+
+
+def _state(conn: psycopg.Connection) -> tuple[Any, ...]:
+    """What a history import changes: indexes, events, cases, counters."""
+    return (_indexes(conn), conn.execute("SELECT count(*), max(id) FROM incident_events").fetchone(),
+            conn.execute("SELECT count(*) FROM incidents").fetchone(),
+            conn.execute("SELECT sum(cases), count(*) FROM wall_case_counts").fetchone())
+
+
+def test_a_history_checked_part_by_part_reports_what_the_whole_file_does(
+        demo_rw: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Problems spread over the parts a history is converted, checked and stored in are reported as for one part.
+
+    Unknown categories in two parts (each part's own values), a reference
+    repeated across parts, a point outside the district, a closure before
+    its report: the same problems (counts, rows, values shown) whether the
+    file is one part or parts of 7; storing began with the first clean
+    parts and was undone, and a dry run reports the same.
+    """
+    monkeypatch.setattr(bulk_module, "worth_deferring", lambda conn, table, rows: True)
+    with psycopg.connect(demo_rw) as conn:
+        path = _past_cases(conn, tmp_path)
+        before = _state(conn)
+    lines = path.read_text(encoding="utf-8").splitlines()
+
+    def change(row: int, column: int, value: str) -> None:
+        cells = lines[row].split(",")
+        cells[column] = value
+        lines[row] = ",".join(cells)
+
+    for row, category in ((25, "99.99"), (41, "88.88"), (44, "77.77"), (58, "99.99")):
+        change(row, 1, category)
+    change(47, 0, "P0002")  # the third row's reference
+    change(33, 7, "121.5")  # far east of Hefei
+    change(30, 5, "2020-01-01 00:00:00")  # closed years before its report
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    stored: list[int] = []
+    store = history._store
+
+    def counted(*args: Any) -> None:
+        stored.append(1)
+        store(*args)
+
+    monkeypatch.setattr(history, "_store", counted)
+    reports = []
+    for first, size, dry_run in ((1000, 1000, False), (7, 7, False), (3, 7, True)):
+        monkeypatch.setattr(history, "FIRST_CHUNK", first)
+        monkeypatch.setattr(history, "CHUNK", size)
+        stored.clear()
+        result = import_layer(demo_rw, path, LAYERS["incidents"], Options(crs=WGS84), WriteOptions(dry_run=dry_run))
+        assert not result.ok and result.counts is None
+        # in parts of 7, the three before the first problem (row 25) were stored, then undone
+        assert len(stored) == (3 if (size, dry_run) == (7, False) else 0)
+        with psycopg.connect(demo_rw) as conn:
+            assert _state(conn) == before
+        reports.append(sorted(result.report()["problems"], key=lambda p: (p["check"], p["message"])))
+    assert reports[0] == reports[1] == reports[2]  # in the order found, which differs
+    found = {p["check"]: p for p in reports[0]}
+    assert found["unknown_value"]["rows"] == [25, 41, 44, 58]
+    assert found["unknown_value"]["message"].endswith("(77.77, 88.88, 99.99)")
+    assert found["duplicate_code"]["rows"] == [3, 47]
+    assert found["outside_district"]["rows"] == [33] and found["times"]["rows"] == [30]
 
 
 @given(n=st.integers(min_value=0, max_value=2_000), first=st.integers(min_value=1, max_value=50),
        size=st.integers(min_value=1, max_value=300))
 def test_history_chunks_cover_every_row_once(n: int, first: int, size: int) -> None:
     """The chunks a history is stored in: in order, each row once, the first no larger than asked."""
-    chunks = list(history._chunks(n, first, size))
+    chunks = list(history.chunks(n, first, size))
     covered = [row for start, end in chunks for row in range(start, end)]
     assert covered == list(range(n))
     assert all(end - start == size for start, end in chunks[1:-1])

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,10 +54,13 @@ def _geoms(conn: psycopg.Connection, query: sql.SQL | sql.Composed,
     return {str(code).strip(): shapely.from_wkb(wkb) for code, wkb in conn.execute(query, params or {})}
 
 
-def load_store(conn: psycopg.Connection, spec: LayerSpec, table: Table) -> Store:
-    """Read the districts, the parents and current children the file touches, and the lookup lists."""
+def load_store(conn: psycopg.Connection, spec: LayerSpec, table: Table | None) -> Store:
+    """Read the districts, the parents and current children the file touches, and the lookup lists.
+
+    ``table`` names the codes whose parents are read (layers with a parent only).
+    """
     store = Store(districts=_geoms(conn, sql.SQL("SELECT code, ST_AsBinary(geom) FROM districts")))
-    if spec.parent and spec.parent_column and spec.code_digits:
+    if spec.parent and spec.parent_column and spec.code_digits and table is not None:
         prefixes = sorted({str(c)[: spec.code_digits - 3] for c in table.columns["code"] if c})
         store.parents = _geoms(conn, sql.SQL("SELECT code, ST_AsBinary(geom) FROM {} WHERE code = ANY(%(codes)s)")
                                .format(sql.Identifier(spec.parent)), {"codes": prefixes})
@@ -82,10 +86,15 @@ def load_store(conn: psycopg.Connection, spec: LayerSpec, table: Table) -> Store
     return store
 
 
-def run_checks(table: Table, store: Store, replace: bool = False, snap_m: float = DEFAULT_SNAP_M) -> None:
-    """Add every problem of ``table`` (against ``store``) to ``table.problems``."""
+def run_checks(table: Table, store: Store, replace: bool = False, snap_m: float = DEFAULT_SNAP_M,
+               whole: bool = True) -> None:
+    """Add every problem of ``table`` (against ``store``) to ``table.problems``.
+
+    ``whole=False``: the table is a part of a file; the checks that compare
+    rows with each other (repeated codes) wait for :func:`run_file_checks`.
+    """
     spec = table.spec
-    if "code" in table.columns:
+    if "code" in table.columns and whole:
         _unique(table, "code")
     if spec.code_digits:
         _hierarchy_codes(table, store)
@@ -107,8 +116,26 @@ def run_checks(table: Table, store: Store, replace: bool = False, snap_m: float 
         _known(table, "watches", store.points, "is not a stored waterlogging point")
         _sensor_levels(table)
     if spec.name == "incidents":
-        _unique(table, "external_ref")
+        if whole:
+            _unique(table, "external_ref")
         _known(table, "category", store.categories, "not in the catalogue (map old codes with --map-values)")
+
+
+def run_file_checks(parts: Sequence[Table]) -> None:
+    """The checks across rows, for a file checked part by part (``run_checks(..., whole=False)``).
+
+    ``parts`` are the file's parts in order, so their codes, joined, are
+    the file's with its own row numbers.
+    """
+    first = parts[0]
+    names: list[str] = [n for n in ("code", "external_ref") if n in first.columns]
+    joined: dict[str, np.ndarray] = {n: np.concatenate([p.columns[n] for p in parts]) for n in names}
+    whole = Table(first.spec, first.source, first.crs, joined,
+                  np.empty(sum(len(p) for p in parts), dtype=object), first.problems, first_row=first.first_row)
+    if "code" in whole.columns:
+        _unique(whole, "code")
+    if first.spec.name == "incidents":
+        _unique(whole, "external_ref")
 
 
 def _as_keys(values: np.ndarray) -> pd.Series:
@@ -223,9 +250,8 @@ def _known(table: Table, name: str, known: set[str], message: str) -> None:
     unknown = np.zeros(len(values), dtype=bool)
     unknown[given] = ~_as_keys(values[given]).isin(known).to_numpy()
     if unknown.any():
-        shown = ", ".join(sorted({str(v)[:20] for v in values[unknown]})[:5])
-        table.problems.error("unknown_value", f"{name} {message} ({shown})", table.rows[unknown],
-                             table.codes[unknown], field_name=name)
+        table.problems.error("unknown_value", f"{name} {message}", table.rows[unknown], table.codes[unknown],
+                             field_name=name, values={str(v)[:20] for v in values[unknown]})
 
 
 def _sensor_levels(table: Table) -> None:

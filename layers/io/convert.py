@@ -244,13 +244,18 @@ def _timestamp(series: pd.Series, text_values: np.ndarray | None, f: Field, rows
 
 
 def convert_columns(frame: pd.DataFrame, spec: LayerSpec, columns: dict[str, str],
-                    values: dict[str, dict[str, str]], timezone: str, problems: Problems) -> dict[str, np.ndarray]:
-    """Every field of ``spec`` as an array aligned with ``frame``'s rows (None: no value)."""
-    rows = np.arange(1, len(frame) + 1)
+                    values: dict[str, dict[str, str]], timezone: str, problems: Problems,
+                    first_row: int = 1) -> dict[str, np.ndarray]:
+    """Every field of ``spec`` as an array aligned with ``frame``'s rows (None: no value).
+
+    ``frame`` may be a part of the file, starting at row ``first_row``; a
+    missing column is then reported with the first part only.
+    """
+    rows = np.arange(first_row, first_row + len(frame))
     out: dict[str, np.ndarray] = {}
     for f in spec.fields:
         if f.name not in columns:
-            if f.required:
+            if f.required and first_row == 1:
                 problems.error("missing_field", f"the file has no {f.name} column (map one with "
                                f"--field {f.name}=COLUMN)", field_name=f.name)
             out[f.name] = _defaults(f, len(frame))

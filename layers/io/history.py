@@ -16,7 +16,9 @@ and counted in a warning.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import itertools
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -93,64 +95,114 @@ def locate_in_time(grids: _Grids, points: np.ndarray, at: np.ndarray) -> tuple[n
     return chosen, early
 
 
-def write_history(conn: psycopg.Connection, table: Table, store: Store, source: str,
-                  done: Callable[[int], None] | None = None) -> tuple[Counts, int]:
-    """COPY the table's cases in; return the counts and how many predate every grid version.
+def write_history(conn: psycopg.Connection, parts: Iterator[Table], total: int, store: Store, source: str,
+                  done: Callable[[int], None] | None = None) -> tuple[Counts, int] | None:
+    """COPY the cases of ``parts`` (a file's, in order, ``total`` rows) in; the counts and how many predate every grid.
 
-    Chunk by chunk, in two threads: while the database stores one chunk
-    (its rows and their import events), this one keys the next chunk to its
-    grids and makes its bytes, so neither core waits for the other. When
-    the load skipped the triggers that keep the walls' counters, this
-    thread sums its cases up for them chunk by chunk (:class:`_Tally`) and
-    hands the sums over at the end: the database, the busier of the two,
-    then adds a few thousand rows instead of reading the million back.
+    ``parts`` come converted and checked as they are drawn (their problems
+    go to the one ``Problems`` they share), so a district's first history
+    is stored while the rest of its file is still being converted: in two
+    threads, the database storing one part (its rows and their import
+    events) while this one converts, checks and encodes the next, so
+    neither core waits for the other. Once a check fails nothing more is
+    stored, the remaining parts are still checked, and the answer is
+    ``None``: what was stored is for the caller to roll back. When cases
+    with an ``external_ref`` are stored already (a re-import, or the next
+    year of a history), every part is drawn first and the stored ones are
+    looked up, so only new rows decide how to load. When the load
+    skipped the triggers that keep the walls' counters, this thread sums its
+    cases up for them (:class:`_Tally`) while the last chunk is stored and
+    hands the sums over: the database then adds a few thousand rows
+    instead of reading the million back.
     """
-    cols, n = table.columns, len(table)
-    district = _districts(table, store)
-    refs = cols["external_ref"]
-    fresh = np.ones(n, dtype=bool)
-    if conn.execute("SELECT EXISTS (SELECT 1 FROM incidents WHERE external_ref IS NOT NULL)").fetchone() == (True,):
-        # a join with the list (a hash join), not "= ANY(list)", which PostgreSQL tests row by row
-        existing = {(str(r[0]), r[1]) for r in conn.execute(
-            "SELECT i.district_code, i.external_ref FROM unnest(%(refs)s::text[]) AS r(ref) "
-            "JOIN incidents AS i ON i.external_ref = r.ref", {"refs": refs.tolist()})}
-        if existing:
-            fresh = np.array([(str(dc), ref) not in existing for dc, ref in zip(district, refs, strict=True)],
-                             dtype=bool)
-    counts = Counts(unchanged=int(n - fresh.sum()))
-    if not fresh.any():
-        return counts, 0
-    idx = np.flatnonzero(fresh)
+    first = next(parts)
+    problems = first.problems
+    if not problems.ok:
+        _drain(parts)
+        return None
+    # a case whose external_ref is stored is left alone; with none stored (a first history) none is looked up
+    refs_stored = conn.execute("SELECT EXISTS (SELECT 1 FROM incidents WHERE external_ref IS NOT NULL)").fetchone()
+    queue: Iterator[tuple[Table, np.ndarray | None]]
+    if refs_stored and refs_stored[0]:
+        # every part read and checked first: how many rows are new decides how they are stored
+        ready = [first, *parts]
+        if not problems.ok:
+            return None
+        fresh = [_fresh(conn, part, _districts(part, store)) for part in ready]
+        new = sum(len(f) for f in fresh)
+        if not new:
+            return Counts(unchanged=total), 0
+        queue = zip(ready, fresh, strict=True)
+    else:
+        new, queue = total, ((part, None) for part in itertools.chain([first], parts))
     keys = _Keys(_catalogue(conn), _load_grids(conn), _current_xid(conn))
     tally = _Tally(day_counted_since(datetime.now(UTC)))
-    early = 0
-    with deferred_indexes(conn, ("incidents", "incident_events"), len(idx)) as (indexes_deferred, events_deferred), \
-            checked_references(conn, ("incidents",)) as triggers_skipped, \
-            ThreadPoolExecutor(max_workers=1) as database:
-        ids = _new_ids(conn, "incidents", len(idx), table_locked=indexes_deferred)
-        # the events' ids too when their table is held (drawn one by one per row, 0.6 s a million)
-        event_ids = _new_ids(conn, "incident_events", len(idx), table_locked=True) if events_deferred else None
-        store_chunk = functools.partial(_store, conn, _copy("incidents", _COLUMNS),
-                                        _copy("incident_events", _event_columns(event_ids is not None)))
-        storing: tuple[Future[None], int] | None = None
-        for start, end in _chunks(len(idx)):
-            part, part_ids = idx[start:end], ids[start:end]
-            rows, part_early = _rows(table, part, district[part], part_ids, keys)
-            cases = binary_chunk({c: rows[c] for c in _COLUMNS})
-            events = binary_chunk(_events(rows, None if event_ids is None else event_ids[start:end],
-                                          f"imported from {source}"))
-            early += part_early
-            tally.add(rows)
+    counts, early, used = Counts(unchanged=total - new), 0, 0
+    try:
+        with contextlib.ExitStack() as stack:
+            indexes_deferred, events_deferred = stack.enter_context(
+                deferred_indexes(conn, ("incidents", "incident_events"), new))
+            triggers_skipped = stack.enter_context(checked_references(conn, ("incidents",)))
+            database = stack.enter_context(ThreadPoolExecutor(max_workers=1))
+            ids = _new_ids(conn, "incidents", new, table_locked=indexes_deferred)
+            # the events' ids too when their table is held (drawn one by one per row, 0.6 s a million)
+            event_ids = _new_ids(conn, "incident_events", new, table_locked=True) if events_deferred else None
+            store_chunk = functools.partial(_store, conn, _copy("incidents", _COLUMNS),
+                                            _copy("incident_events", _event_columns(event_ids is not None)))
+            storing: tuple[Future[None], int] | None = None
+            for part, part_fresh in queue:
+                if not problems.ok:
+                    continue  # checked to the end, stored no further
+                district = _districts(part, store)
+                idx = np.arange(len(part)) if part_fresh is None else part_fresh
+                if not len(idx):
+                    continue
+                part_ids = ids[used:used + len(idx)]
+                rows, part_early = _rows(part, idx, district[idx], part_ids, keys)
+                cases = binary_chunk({c: rows[c] for c in _COLUMNS})
+                events = binary_chunk(_events(rows, None if event_ids is None else event_ids[used:used + len(idx)],
+                                              f"imported from {source}"))
+                used += len(idx)
+                early += part_early
+                tally.add(rows)
+                _stored(storing, done)
+                storing = database.submit(store_chunk, cases, events), len(idx)
+            # the counters' sums are made while the database stores the last chunk
+            sums = tally.streams() if triggers_skipped and problems.ok else None
             _stored(storing, done)
-            storing = database.submit(store_chunk, cases, events), len(part)
-        _stored(storing, done)
-        if triggers_skipped:
-            count_loaded(conn, *tally.streams())
-    counts.inserted = len(idx)
+            if not problems.ok:
+                raise _Refused  # leaves every context at once: no index is rebuilt for a load rolled back
+            if sums:
+                count_loaded(conn, *sums)
+    except _Refused:
+        return None
+    counts.inserted = used
     return counts, early
 
 
-def _chunks(n: int, first: int | None = None, size: int | None = None) -> Iterator[tuple[int, int]]:
+class _Refused(Exception):
+    """A part's checks failed after storing began."""
+
+
+def _drain(parts: Iterator[Table]) -> None:
+    """Check the remaining parts (their problems are reported) without storing them."""
+    for _ in parts:
+        pass
+
+
+def _fresh(conn: psycopg.Connection, part: Table, district: np.ndarray) -> np.ndarray:
+    """The rows of ``part`` whose external_ref its district has not stored yet."""
+    refs = part.columns["external_ref"]
+    # a join with the list (a hash join), not "= ANY(list)", which PostgreSQL tests row by row
+    existing = {(str(r[0]), r[1]) for r in conn.execute(
+        "SELECT i.district_code, i.external_ref FROM unnest(%(refs)s::text[]) AS r(ref) "
+        "JOIN incidents AS i ON i.external_ref = r.ref", {"refs": refs.tolist()})}
+    if not existing:
+        return np.arange(len(part))
+    return np.flatnonzero([(str(dc), ref) not in existing for dc, ref in zip(district, refs, strict=True)])
+
+
+def chunks(n: int, first: int | None = None, size: int | None = None) -> Iterator[tuple[int, int]]:
     """Row ranges to store: a small first one, so the database starts early, then ``CHUNK`` rows each.
 
     The database is the slower side (about 6 µs a case against 4.5 here), so
@@ -216,32 +268,31 @@ class _Tally:
     """The stored cases as the walls' counters take them (:func:`~layers.walls.aggregates.count_loaded`).
 
     How many per area and status, and the cases that may count on a kept
-    day or in a cell (open, or reported or closed since ``since``).
+    day or in a cell (open, or reported or closed since ``since``). Summed
+    up once, at the end, while the database stores the last chunk.
     """
 
     def __init__(self, since: datetime) -> None:
         self.since = np.datetime64(since.astimezone(UTC).replace(tzinfo=None), "us")
-        self.groups: list[pd.Series] = []
-        self.cases: list[dict[str, np.ndarray]] = []
+        self.parts: list[dict[str, np.ndarray]] = []
 
     def add(self, rows: dict[str, np.ndarray]) -> None:
-        """Sum up one chunk of stored rows."""
-        keys = pd.DataFrame({c: pd.Series(rows[c], dtype=object) for c in _GROUPED})
-        self.groups.append(keys.value_counts(dropna=False, sort=False))
-        with np.errstate(invalid="ignore"):
-            kept = ~np.isin(rows["status"], ENDED) | (rows["reported_at"] >= self.since) | \
-                (rows["closed_at"] >= self.since)  # NaT compares False
-        self.cases.append({c: rows[c][kept] for c in _COUNTED})
+        """Keep one chunk of stored rows."""
+        self.parts.append({c: rows[c] for c in _COUNTED})
 
     def streams(self) -> tuple[bytes, bytes]:
         """The binary COPY streams of the sums (``sign`` is a group's size) and of the cases kept."""
-        sums = pd.concat(self.groups).groupby(level=list(range(len(_GROUPED))), dropna=False, sort=False).sum()
+        rows = {c: np.concatenate([part[c] for part in self.parts]) for c in _COUNTED}
+        keys = pd.DataFrame({c: pd.Series(rows[c], dtype=object) for c in _GROUPED})
+        sums = keys.value_counts(dropna=False, sort=False)
         groups = {"sign": sums.to_numpy(dtype=np.int64)}
         for level, name in enumerate(_GROUPED):
             values = sums.index.get_level_values(level).to_numpy(dtype=object)
             groups[name] = np.where(pd.isna(values), None, values)
-        cases = {c: np.concatenate([part[c] for part in self.cases]) for c in _COUNTED}
-        return binary_chunk(groups), binary_chunk(cases)
+        with np.errstate(invalid="ignore"):
+            kept = ~np.isin(rows["status"], ENDED) | (rows["reported_at"] >= self.since) | \
+                (rows["closed_at"] >= self.since)  # NaT compares False
+        return binary_chunk(groups), binary_chunk({c: rows[c][kept] for c in _COUNTED})
 
 
 _GROUPED = tuple(c.strip() for c in GROUPED.split(","))

@@ -9,7 +9,7 @@ lines.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -18,6 +18,8 @@ import numpy as np
 Severity = Literal["error", "warning"]
 EXAMPLES = 20
 """Rows listed per kind of problem; the count covers them all."""
+VALUES_SHOWN = 5
+"""Offending values named in a problem's message."""
 
 
 class ImportRefused(Exception):
@@ -30,11 +32,18 @@ class Problem:
 
     severity: Severity
     check: str
-    message: str
+    text: str
     column: str | None = None
     count: int = 0
     rows: list[int] = field(default_factory=list)
     codes: list[str] = field(default_factory=list)
+    values: list[str] = field(default_factory=list)
+    """The first few offending values (in order), shown after the text."""
+
+    @property
+    def message(self) -> str:
+        """The text, then the values shown."""
+        return f"{self.text} ({', '.join(self.values)})" if self.values else self.text
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form for ``--report`` and the admin API."""
@@ -49,9 +58,15 @@ class Problems:
     items: list[Problem] = field(default_factory=list)
 
     def error(self, check: str, message: str, rows: Sequence[int] | np.ndarray = (),
-              codes: Sequence[Any] | np.ndarray = (), field_name: str | None = None) -> None:
-        """Record an error for ``rows`` (1-based; none for a whole-file problem): nothing will be written."""
-        self._add("error", check, message, rows, codes, field_name)
+              codes: Sequence[Any] | np.ndarray = (), field_name: str | None = None,
+              values: Iterable[str] = ()) -> None:
+        """Record an error for ``rows`` (1-based; none for a whole-file problem): nothing will be written.
+
+        ``values`` are offending values to show after the message: the first
+        ``VALUES_SHOWN`` in sorted order of all those given for this problem,
+        however many calls (a file checked part by part) gave them.
+        """
+        self._add("error", check, message, rows, codes, field_name, values)
 
     def warning(self, check: str, message: str, rows: Sequence[int] | np.ndarray = (),
                 codes: Sequence[Any] | np.ndarray = (), field_name: str | None = None) -> None:
@@ -59,18 +74,20 @@ class Problems:
         self._add("warning", check, message, rows, codes, field_name)
 
     def _add(self, severity: Severity, check: str, message: str, rows: Sequence[int] | np.ndarray,
-             codes: Sequence[Any] | np.ndarray, field_name: str | None) -> None:
+             codes: Sequence[Any] | np.ndarray, field_name: str | None, values: Iterable[str] = ()) -> None:
         all_rows = np.asarray(rows).ravel()
         count = int(all_rows.size) or 1
         examples = [int(r) for r in all_rows[:EXAMPLES]]
         shown = [str(c) for c in np.asarray(codes, dtype=object).ravel()[:EXAMPLES]]
         for item in self.items:
-            if (item.check, item.message, item.column, item.severity) == (check, message, field_name, severity):
+            if (item.check, item.text, item.column, item.severity) == (check, message, field_name, severity):
                 item.count += count
                 item.rows.extend(examples[: EXAMPLES - len(item.rows)])
                 item.codes.extend(shown[: EXAMPLES - len(item.codes)])
+                item.values = sorted({*item.values, *values})[:VALUES_SHOWN]
                 return
-        self.items.append(Problem(severity, check, message, field_name, count, examples, shown))
+        self.items.append(Problem(severity, check, message, field_name, count, examples, shown,
+                                  sorted(set(values))[:VALUES_SHOWN]))
 
     @property
     def errors(self) -> list[Problem]:

@@ -74,14 +74,16 @@ class Table:
     problems: Problems
     raw_xy: np.ndarray | None = None
     """Point layers: each point as the file gave it, in ``crs`` (kept with imported cases)."""
+    first_row: int = 1
+    """The file's row number of the first row (a part of a file starts further on)."""
 
     def __len__(self) -> int:
         return len(self.geoms)
 
     @property
     def rows(self) -> np.ndarray:
-        """1-based row numbers."""
-        return np.arange(1, len(self) + 1)
+        """1-based row numbers in the file."""
+        return np.arange(self.first_row, self.first_row + len(self))
 
     @property
     def codes(self) -> np.ndarray:
@@ -171,7 +173,8 @@ def _column_lookup(frame: pd.DataFrame, spec: LayerSpec, options: Options) -> di
     return found
 
 
-def _csv_points(frame: pd.DataFrame, options: Options, problems: Problems, source: str) -> np.ndarray:
+def _csv_points(frame: pd.DataFrame, options: Options, problems: Problems, source: str,
+                first_row: int) -> np.ndarray:
     lookup = {str(c).lower(): str(c) for c in frame.columns}
 
     def pick(names: tuple[str, ...], which: str) -> str:
@@ -187,13 +190,14 @@ def _csv_points(frame: pd.DataFrame, options: Options, problems: Problems, sourc
     ys = as_floats(frame[pick(LAT_NAMES, "lat")])
     missing = ~(np.isfinite(xs) & np.isfinite(ys))
     if missing.any():
-        problems.error("coordinates", "longitude/latitude missing or not a number", np.flatnonzero(missing) + 1)
+        problems.error("coordinates", "longitude/latitude missing or not a number",
+                       np.flatnonzero(missing) + first_row)
     points = shapely.points(xs, ys)
     points[missing] = None
     return np.asarray(points, dtype=object)
 
 
-def _csv_wkt(frame: pd.DataFrame, problems: Problems, source: str) -> np.ndarray:
+def _csv_wkt(frame: pd.DataFrame, problems: Problems, source: str, first_row: int) -> np.ndarray:
     lookup = {str(c).lower(): str(c) for c in frame.columns}
     column = lookup.get("wkt") or lookup.get("geometry")
     if column is None:
@@ -204,14 +208,58 @@ def _csv_wkt(frame: pd.DataFrame, problems: Problems, source: str) -> np.ndarray
         try:
             geoms[i] = shapely.from_wkt(text) if text else None
         except shapely.errors.ShapelyError:
-            problems.error("geometry", "not a WKT shape", [i + 1])
+            problems.error("geometry", "not a WKT shape", [i + first_row])
     return geoms
 
 
-def read_table(path: Path, spec: LayerSpec, options: Options) -> Table:
-    """Read ``path`` as layer ``spec``: columns converted, geometries in WGS84, problems noted."""
+@dataclass
+class Source:
+    """A file read but not yet converted; :meth:`table` converts its rows, all or a slice at a time.
+
+    A large file can so be converted, checked and stored part by part, each
+    part's problems going to the one :attr:`problems` with the file's own
+    row numbers (:func:`read_table` converts it whole).
+    """
+
+    spec: LayerSpec
+    name: str
+    crs: Crs
+    frame: pd.DataFrame
+    is_csv: bool
+    options: Options
+    columns: dict[str, str]
+    """Wangge field → the file's column."""
+    problems: Problems = field(default_factory=Problems)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def table(self, start: int = 0, stop: int | None = None) -> Table:
+        """Rows ``start`` to ``stop`` (0-based, ``stop`` excluded) converted: columns, WGS84 shapes, problems."""
+        spec, options, problems = self.spec, self.options, self.problems
+        frame = self.frame.iloc[start:stop] if start or stop is not None else self.frame
+        first_row = start + 1
+        if self.is_csv:
+            raw_geoms = _csv_points(frame, options, problems, self.name, first_row) if spec.geometry == "point" \
+                else _csv_wkt(frame, problems, self.name, first_row)
+        else:
+            raw_geoms = np.asarray(frame.geometry.array, dtype=object) if "geometry" in frame else \
+                np.full(len(frame), None, dtype=object)
+        converted = convert_columns(frame, spec, self.columns, options.values, options.timezone, problems, first_row)
+        geoms = _geometries(raw_geoms, spec, self.crs, options, problems, first_row)
+        raw_xy = None
+        if spec.geometry == "point":
+            raw_xy = np.full((len(geoms), 2), np.nan)
+            present = ~shapely.is_missing(geoms)
+            raw_points = np.asarray(raw_geoms, dtype=object)[present]
+            single = shapely.get_type_id(raw_points) == 0
+            raw_xy[np.flatnonzero(present)[single]] = shapely.get_coordinates(raw_points[single])[:, :2]
+        return Table(spec, self.name, self.crs, converted, geoms, problems, raw_xy, first_row)
+
+
+def open_source(path: Path, spec: LayerSpec, options: Options) -> Source:
+    """Read ``path`` for layer ``spec``: its rows, columns and coordinate system, nothing converted yet."""
     path = Path(path)
-    problems = Problems()
     is_csv = path.suffix.lower() in (".csv", ".txt")
     frame, declared = _read_csv(path, options) if is_csv else _read_ogr(path, options)
     if len(frame) == 0:
@@ -220,28 +268,18 @@ def read_table(path: Path, spec: LayerSpec, options: Options) -> Table:
     if crs is None:
         raise ImportRefused(f"{path.name} does not say which coordinate system it is in; "
                             "name it with --crs (wgs84, cgcs2000, gcj02, bd09 or EPSG:<code>)")
-    if is_csv:
-        raw_geoms = _csv_points(frame, options, problems, path.name) if spec.geometry == "point" else \
-            _csv_wkt(frame, problems, path.name)
-    else:
-        raw_geoms = np.asarray(frame.geometry.array, dtype=object) if "geometry" in frame else \
-            np.full(len(frame), None, dtype=object)
-    columns = _column_lookup(frame, spec, options)
-    converted = convert_columns(frame, spec, columns, options.values, options.timezone, problems)
-    geoms = _geometries(raw_geoms, spec, crs, options, problems)
-    raw_xy = None
-    if spec.geometry == "point":
-        raw_xy = np.full((len(geoms), 2), np.nan)
-        present = ~shapely.is_missing(geoms)
-        raw_points = np.asarray(raw_geoms, dtype=object)[present]
-        single = shapely.get_type_id(raw_points) == 0
-        raw_xy[np.flatnonzero(present)[single]] = shapely.get_coordinates(raw_points[single])[:, :2]
-    return Table(spec, path.name, crs, converted, geoms, problems, raw_xy)
+    return Source(spec, path.name, crs, frame, is_csv, options, _column_lookup(frame, spec, options))
 
 
-def _geometries(raw: np.ndarray, spec: LayerSpec, crs: Crs, options: Options, problems: Problems) -> np.ndarray:
+def read_table(path: Path, spec: LayerSpec, options: Options) -> Table:
+    """Read ``path`` as layer ``spec``: columns converted, geometries in WGS84, problems noted."""
+    return open_source(path, spec, options).table()
+
+
+def _geometries(raw: np.ndarray, spec: LayerSpec, crs: Crs, options: Options, problems: Problems,
+                first_row: int = 1) -> np.ndarray:
     """Check shapes (presence, type, Z, size, validity), convert to WGS84."""
-    rows = np.arange(1, len(raw) + 1)
+    rows = np.arange(first_row, first_row + len(raw))
     missing = shapely.is_missing(raw) | shapely.is_empty(raw)
     if missing.any():
         problems.error("geometry", "no geometry", rows[missing])

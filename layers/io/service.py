@@ -9,6 +9,7 @@ and the write happens only when no check failed (and not on a dry run).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,10 +20,10 @@ import psycopg
 
 from geo.planning.coverage import DEFAULT_SNAP_M
 from layers.io.catalogue import seed_catalogue
-from layers.io.checks import load_store, run_checks
-from layers.io.history import write_history
+from layers.io.checks import Store, load_store, run_checks, run_file_checks
+from layers.io.history import chunks, write_history
 from layers.io.problems import Problems
-from layers.io.read import Options, Table, read_table
+from layers.io.read import Options, Source, Table, open_source
 from layers.io.spec import LayerSpec
 from layers.io.write import EPOCH, Counts, record_import, upsert, write_grids
 
@@ -101,10 +102,19 @@ def _extra_checks(table: Table) -> None:
             table.problems.error("times", message, rows[bad], table.codes[bad], field_name=name)
 
 
-def import_table(conn: psycopg.Connection, table: Table, options: WriteOptions,
+def import_table(conn: psycopg.Connection, data: Table | Source, options: WriteOptions,
                  progress: Progress | None = None) -> ImportResult:
-    """Check ``table`` against the store on ``conn`` and write it in the caller's transaction."""
+    """Check ``data`` against the store on ``conn`` and write it in the caller's transaction.
+
+    ``data`` is a table converted whole, or a file read but not converted
+    (:class:`~layers.io.read.Source`): past cases are then converted,
+    checked and stored part by part (:func:`_import_history`), any other
+    layer converted whole first.
+    """
     progress = progress or Progress()
+    if isinstance(data, Source) and data.spec.name == "incidents":
+        return _import_history(conn, data, options, progress)
+    table = data.table() if isinstance(data, Source) else data
     result = ImportResult(table.spec.name, table.source, table.crs.name, len(table), table.problems,
                           options.dry_run)
     progress.stage("checking", len(table))
@@ -118,17 +128,71 @@ def import_table(conn: psycopg.Connection, table: Table, options: WriteOptions,
         return result
     progress.stage("writing", len(table))
     if table.spec.name == "incidents":
-        result.counts, early = write_history(conn, table, store, table.source, progress.advance)
-        if early:
-            result.problems.warning("before_grids", f"{early} case(s) predate every grid version at their "
-                                    "point and were keyed to the earliest one")
+        _history_written(result, write_history(conn, iter([table]), len(table), store, table.source,
+                                               progress.advance))
     elif table.spec.name == "grids":
         result.counts = write_grids(conn, table, options.replace, options.valid_from, options.actor, options.snap_m)
     else:
         result.counts = upsert(conn, table, options.snap_m)
     if table.spec.name == "districts" and seed_catalogue(conn):
         result.notes.append("standard catalogue loaded (4+X team types and Baohe's categories)")
-    result.import_id = record_import(conn, table, result.counts, options.actor, result.report())
+    return _recorded(conn, result, options)
+
+
+def _import_history(conn: psycopg.Connection, source: Source, options: WriteOptions,
+                    progress: Progress) -> ImportResult:
+    """Past cases, part by part: each converted and checked as it is drawn, stored while the next one is.
+
+    Every row is checked whatever happens: the checks across rows (a
+    repeated ``external_ref``) run once the last part is in. The report is
+    the same as for the file converted whole; what a failed import stored
+    before a check failed is rolled back with its transaction.
+    """
+    result = ImportResult(source.spec.name, source.name, source.crs.name, len(source), source.problems,
+                          options.dry_run)
+    store = load_store(conn, source.spec, None)
+    progress.stage("checking" if options.dry_run else "importing", len(source))
+    parts = _checked_parts(source, store, progress.advance if options.dry_run else None)
+    if options.dry_run:
+        for _ in parts:
+            pass
+        if result.ok:
+            result.notes.append("dry run: nothing written")
+        return result
+    _history_written(result, write_history(conn, parts, len(source), store, source.name, progress.advance))
+    return _recorded(conn, result, options) if result.ok else result
+
+
+def _checked_parts(source: Source, store: Store, checked: Callable[[int], None] | None) -> Iterator[Table]:
+    """The file's parts in order, each converted and checked; the checks across rows after the last.
+
+    ``checked`` is told the rows of each part checked (a dry run's progress).
+    """
+    done: list[Table] = []
+    for start, stop in chunks(len(source)):
+        part = source.table(start, stop)
+        run_checks(part, store, whole=False)
+        _extra_checks(part)
+        done.append(part)
+        yield part
+        if checked:
+            checked(len(part))
+    run_file_checks(done)
+
+
+def _history_written(result: ImportResult, written: tuple[Counts, int] | None) -> None:
+    if written is None:  # a check failed: its problems say which
+        return
+    result.counts, early = written
+    if early:
+        result.problems.warning("before_grids", f"{early} case(s) predate every grid version at their "
+                                "point and were keyed to the earliest one")
+
+
+def _recorded(conn: psycopg.Connection, result: ImportResult, options: WriteOptions) -> ImportResult:
+    assert result.counts is not None
+    result.import_id = record_import(conn, result.layer, result.source, result.counts, options.actor,
+                                     result.report())
     return result
 
 
@@ -137,14 +201,14 @@ def import_layer(url: str, path: Path, spec: LayerSpec, read: Options, write: Wr
     """Read ``path`` as ``spec`` and import it into the database at ``url`` in one transaction."""
     progress = progress or Progress()
     progress.stage("reading")
-    return import_read(url, read_table(path, spec, read), write, progress)
+    return import_read(url, open_source(path, spec, read), write, progress)
 
 
-def import_read(url: str, table: Table, write: WriteOptions, progress: Progress | None = None) -> ImportResult:
-    """Import a table already read, in a transaction of its own: committed only when clean and not a dry run."""
+def import_read(url: str, data: Table | Source, write: WriteOptions, progress: Progress | None = None) -> ImportResult:
+    """Import a file already read, in a transaction of its own: committed only when clean and not a dry run."""
     try:
         with psycopg.connect(url) as conn, conn.transaction():
-            result = import_table(conn, table, write, progress)
+            result = import_table(conn, data, write, progress)
             if not result.ok or write.dry_run:
                 raise Rollback(result)
     except Rollback as stop:

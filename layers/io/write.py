@@ -201,12 +201,12 @@ def write_grids(conn: psycopg.Connection, table: Table, replace: bool, valid_fro
     return counts
 
 
-def record_import(conn: psycopg.Connection, table: Table, counts: Counts, actor: str,
+def record_import(conn: psycopg.Connection, layer: str, source: str, counts: Counts, actor: str,
                   report: dict[str, Any]) -> int:
-    """Log the import in ``data_imports``; return its id."""
+    """Log the import of ``layer`` from ``source`` in ``data_imports``; return its id."""
     row = conn.execute(
         "INSERT INTO data_imports (layer, source, actor, inserted, updated, unchanged, retired, report) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
-        (table.spec.name, table.source, actor, counts.inserted, counts.updated, counts.unchanged,
+        (layer, source, actor, counts.inserted, counts.updated, counts.unchanged,
          counts.retired, Jsonb(report))).fetchone()
     return int(row[0]) if row else 0
