@@ -6,8 +6,8 @@ back). In the binary format each field is its length and its bytes:
 integers, floats and times are their big-endian machine values, text its
 UTF-8, a geometry its EWKB. Here every column becomes two arrays (the
 fields' lengths, -1 for NULL, and their bytes one after the other), and
-the rows are assembled by placing each column's bytes at computed offsets
-(one vectorised scatter per column), with no Python loop over rows.
+the rows are assembled from those arrays by Arrow (:func:`rows`), with no
+Python loop over rows.
 
 The types must be the columns' own: an ``integer`` column takes 4 bytes,
 a ``bigint`` 8, a ``timestamptz`` microseconds since 2000-01-01 UTC.
@@ -143,15 +143,54 @@ def rows(fields: list[Field]) -> bytes:
     one of those pieces is a column of byte strings here, and Arrow's
     element-wise join (C++, one copy of each piece) lays them out row after
     row; placing them by computed byte offsets in numpy took index arrays
-    eight times the size of the data, twice as long.
+    eight times the size of the data, twice as long. The join's cost is per
+    piece and row, so a run of fields of one width in every row (numbers
+    and times without NULL, points, codes of one length, the same text
+    throughout) is first laid out with its lengths as one record per row,
+    one piece (:func:`_block`): a past case's 45 pieces become about 15.
     """
     n = len(fields[0].lengths)
-    four = np.full(n, 4, dtype=np.int64)
-    count = np.tile(np.frombuffer(len(fields).to_bytes(2, "big"), dtype=np.uint8), n)
-    pieces = [_binary(np.full(n, 2, dtype=np.int64), count)]
+    if n == 0:
+        return b""
+    pieces: list[pa.Array] = []
+    run: list[bytes | np.ndarray] = [len(fields).to_bytes(2, "big")]  # the same bytes in each row, or each row's own
     for f in fields:
-        pieces.append(_binary(four, f.lengths.astype(">i4")))
+        width = _one_width(f.lengths)
+        if width is not None:
+            run += [width.to_bytes(4, "big"), f.data] if width else [width.to_bytes(4, "big")]
+            continue
+        if run:
+            pieces.append(_block(run, n))
+            run = []
+        pieces.append(_binary(np.full(n, 4, dtype=np.int64), f.lengths.astype(">i4")))
         pieces.append(_binary(np.maximum(f.lengths, 0), f.data))
+    if run:
+        pieces.append(_block(run, n))
+    if len(pieces) == 1:
+        return pieces[0].buffers()[2].to_pybytes()
     joined = pc.binary_join_element_wise(*pieces, pa.scalar(b"", pa.large_binary()))
     offsets = np.frombuffer(joined.buffers()[1], dtype=np.int64, count=n + 1, offset=joined.offset * 8)
     return joined.buffers()[2][int(offsets[0]):int(offsets[n])].to_pybytes()
+
+
+def _one_width(lengths: np.ndarray) -> int | None:
+    """The byte width every field of a column has, or None (widths differ, or a NULL)."""
+    low = int(lengths.min())
+    return low if low >= 0 and low == int(lengths.max()) else None
+
+
+def _block(parts: list[bytes | np.ndarray], n: int) -> pa.Array:
+    """Fixed-width parts side by side in each of ``n`` rows, as one piece: each row's bytes one value.
+
+    A part is bytes (the same in every row) or an array of ``n`` values'
+    bytes one after the other. Laid out as a record array whose fields are
+    the parts: each is copied in one pass, a whole value at a time.
+    """
+    widths = [len(p) if isinstance(p, bytes) else len(p) // n for p in parts]
+    offsets = np.concatenate(([0], np.cumsum(widths)[:-1])).tolist()
+    names = [f"p{k}" for k in range(len(parts))]
+    record = np.empty(n, dtype=np.dtype({"names": names, "formats": [f"V{w}" for w in widths],
+                                         "offsets": offsets, "itemsize": sum(widths)}))
+    for name, part, width in zip(names, parts, widths, strict=True):
+        record[name] = np.void(part) if isinstance(part, bytes) else np.ascontiguousarray(part).view(f"V{width}")
+    return _binary(np.full(n, record.itemsize, dtype=np.int64), record.view(np.uint8))

@@ -5,6 +5,10 @@ The CLI (``wangge import``, ``wangge init``) and the admin API call
 :meth:`~ImportResult.report` is the JSON of ``--report`` and of the API's
 answers. Everything is one transaction: checks read the store inside it
 and the write happens only when no check failed (and not on a dry run).
+Past cases are the one layer stored while they are still being checked,
+part by part (:func:`_import_history`): once a check fails nothing more
+is stored and the transaction is rolled back, so a refused file leaves
+nothing either.
 """
 
 from __future__ import annotations
