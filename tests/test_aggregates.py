@@ -443,3 +443,23 @@ def test_history_chunks_cover_every_row_once(n: int, first: int, size: int) -> N
     assert covered == list(range(n))
     assert all(end - start == size for start, end in chunks[1:-1])
     assert not chunks or chunks[0][1] - chunks[0][0] == min(first, size, n)
+
+
+def test_a_history_with_some_cases_stored_already_adds_only_the_new(demo_rw: str, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stored references are looked up across every part: the new cases go in, the stored are left alone."""
+    monkeypatch.setattr(history, "CHUNK", 7)
+    with psycopg.connect(demo_rw) as conn:
+        path = _past_cases(conn, tmp_path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    first = tmp_path / "first.csv"
+    first.write_text("\n".join(lines[:1] + lines[1::2]) + "\n", encoding="utf-8")  # every other case
+    done = import_layer(demo_rw, first, LAYERS["incidents"], Options(crs=WGS84), WriteOptions())
+    assert done.ok and done.counts and done.counts.inserted == 30
+    result = import_layer(demo_rw, path, LAYERS["incidents"], Options(crs=WGS84), WriteOptions())
+    assert result.ok and result.counts and (result.counts.inserted, result.counts.unchanged) == (30, 30)
+    with psycopg.connect(demo_rw) as conn:
+        refs = conn.execute("SELECT external_ref, count(*) FROM incidents WHERE external_ref LIKE 'P%' "
+                            "GROUP BY 1 ORDER BY 1").fetchall()
+        assert refs == [(f"P{i:04d}", 1) for i in range(60)]
+        check_counters(conn)

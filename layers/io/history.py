@@ -130,7 +130,7 @@ def write_history(conn: psycopg.Connection, parts: Iterator[Table], total: int, 
         ready = [first, *parts]
         if not problems.ok:
             return None
-        fresh = [_fresh(conn, part, _districts(part, store)) for part in ready]
+        fresh = _fresh(conn, ready, store)
         new = sum(len(f) for f in fresh)
         if not new:
             return Counts(unchanged=total), 0
@@ -192,16 +192,23 @@ def _drain(parts: Iterator[Table]) -> None:
         pass
 
 
-def _fresh(conn: psycopg.Connection, part: Table, district: np.ndarray) -> np.ndarray:
-    """The rows of ``part`` whose external_ref its district has not stored yet."""
-    refs = part.columns["external_ref"]
-    # a join with the list (a hash join), not "= ANY(list)", which PostgreSQL tests row by row
+def _fresh(conn: psycopg.Connection, parts: list[Table], store: Store) -> list[np.ndarray]:
+    """For each part, its rows whose external_ref their district has not stored yet.
+
+    One query for the whole file: the stored references are read once
+    (a hash join with the list, not "= ANY(list)", which PostgreSQL tests
+    row by row; per part, each would read the cases table again).
+    """
+    refs = np.concatenate([part.columns["external_ref"] for part in parts])
     existing = {(str(r[0]), r[1]) for r in conn.execute(
         "SELECT i.district_code, i.external_ref FROM unnest(%(refs)s::text[]) AS r(ref) "
         "JOIN incidents AS i ON i.external_ref = r.ref", {"refs": refs.tolist()})}
     if not existing:
-        return np.arange(len(part))
-    return np.flatnonzero([(str(dc), ref) not in existing for dc, ref in zip(district, refs, strict=True)])
+        return [np.arange(len(part)) for part in parts]
+    district = np.concatenate([_districts(part, store) for part in parts])
+    fresh = np.array([(str(dc), ref) not in existing for dc, ref in zip(district, refs, strict=True)], dtype=bool)
+    bounds = np.cumsum([len(part) for part in parts])[:-1]
+    return [np.flatnonzero(f) for f in np.split(fresh, bounds)]
 
 
 def chunks(n: int, first: int | None = None, size: int | None = None) -> Iterator[tuple[int, int]]:
