@@ -463,3 +463,21 @@ def test_a_history_with_some_cases_stored_already_adds_only_the_new(demo_rw: str
                             "GROUP BY 1 ORDER BY 1").fetchall()
         assert refs == [(f"P{i:04d}", 1) for i in range(60)]
         check_counters(conn)
+
+
+def test_a_reference_repeated_across_parts_alone_undoes_the_load(demo_rw: str, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found only once every part is stored (the check across rows), it still leaves nothing behind."""
+    monkeypatch.setattr(bulk_module, "worth_deferring", lambda conn, table, rows: True)
+    monkeypatch.setattr(history, "CHUNK", 7)
+    with psycopg.connect(demo_rw) as conn:
+        path = _past_cases(conn, tmp_path)
+        before = _state(conn)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    lines[58] = "P0001" + lines[58][len("P0057"):]  # the second row's reference again, 57 rows on
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = import_layer(demo_rw, path, LAYERS["incidents"], Options(crs=WGS84), WriteOptions())
+    assert not result.ok and result.counts is None
+    assert [(p.check, p.rows) for p in result.problems.errors] == [("duplicate_code", [2, 58])]
+    with psycopg.connect(demo_rw) as conn:
+        assert _state(conn) == before

@@ -98,7 +98,8 @@ def locate_in_time(grids: _Grids, points: np.ndarray, at: np.ndarray) -> tuple[n
 
 
 def write_history(conn: psycopg.Connection, parts: Iterator[Table], total: int, store: Store, source: str,
-                  done: Callable[[int], None] | None = None) -> tuple[Counts, int] | None:
+                  done: Callable[[int], None] | None = None,
+                  across: Callable[[], None] | None = None) -> tuple[Counts, int] | None:
     """COPY the cases of ``parts`` (a file's, in order, ``total`` rows) in; the counts and how many predate every grid.
 
     ``parts`` come converted and checked as they are drawn (their problems
@@ -106,21 +107,24 @@ def write_history(conn: psycopg.Connection, parts: Iterator[Table], total: int, 
     is stored while the rest of its file is still being converted: in two
     threads, the database storing one part (its rows and their import
     events) while this one converts, checks and encodes the next, so
-    neither core waits for the other. Once a check fails nothing more is
+    neither core waits for the other. ``across`` runs the checks across
+    rows once every part is drawn, while the database stores the last one.
+    The sums the walls' counters need when the load skipped their triggers
+    (:class:`_Tally`: the database then adds a few thousand rows instead of
+    reading the million back) are made in the second thread while the
+    database rebuilds the indexes. Once a check fails nothing more is
     stored, the remaining parts are still checked, and the answer is
     ``None``: what was stored is for the caller to roll back. When cases
     with an ``external_ref`` are stored already (a re-import, or the next
-    year of a history), every part is drawn first and the stored ones are
-    looked up, so only new rows decide how to load. When the load
-    skipped the triggers that keep the walls' counters, this thread sums its
-    cases up for them (:class:`_Tally`) while the last chunk is stored and
-    hands the sums over: the database then adds a few thousand rows
-    instead of reading the million back.
+    year of a history), every part is drawn and checked first and the
+    stored ones are looked up, so only the new rows decide how to load.
     """
+    across = across or _nothing
     first = next(parts)
     problems = first.problems
     if not problems.ok:
         _drain(parts)
+        across()
         return None
     # a case whose external_ref is stored is left alone; with none stored (a first history) none is looked up
     refs_stored = conn.execute("SELECT EXISTS (SELECT 1 FROM incidents WHERE external_ref IS NOT NULL)").fetchone()
@@ -128,8 +132,10 @@ def write_history(conn: psycopg.Connection, parts: Iterator[Table], total: int, 
     if refs_stored and refs_stored[0]:
         # every part read and checked first: how many rows are new decides how they are stored
         ready = [first, *parts]
+        across()
         if not problems.ok:
             return None
+        across = _nothing  # done
         fresh = _fresh(conn, ready, store)
         new = sum(len(f) for f in fresh)
         if not new:
@@ -140,46 +146,51 @@ def write_history(conn: psycopg.Connection, parts: Iterator[Table], total: int, 
     keys = _Keys(_catalogue(conn), _load_grids(conn), _current_xid(conn))
     tally = _Tally(day_counted_since(datetime.now(UTC)))
     counts, early, used = Counts(unchanged=total - new), 0, 0
-    try:
-        with contextlib.ExitStack() as stack:
-            indexes_deferred, events_deferred = stack.enter_context(
-                deferred_indexes(conn, ("incidents", "incident_events"), new))
-            triggers_skipped = stack.enter_context(checked_references(conn, ("incidents",)))
-            database = stack.enter_context(ThreadPoolExecutor(max_workers=1))
-            ids = _new_ids(conn, "incidents", new, table_locked=indexes_deferred)
-            # the events' ids too when their table is held (drawn one by one per row, 0.6 s a million)
-            event_ids = _new_ids(conn, "incident_events", new, table_locked=True) if events_deferred else None
-            store_chunk = functools.partial(_store, conn, _copy("incidents", _COLUMNS),
-                                            _copy("incident_events", _event_columns(event_ids is not None)))
-            storing: tuple[Future[None], int] | None = None
-            for part, part_fresh in queue:
-                if not problems.ok:
-                    continue  # checked to the end, stored no further
-                district = _districts(part, store)
-                idx = np.arange(len(part)) if part_fresh is None else part_fresh
-                if not len(idx):
-                    continue
-                part_ids = ids[used:used + len(idx)]
-                rows, part_early = _rows(part, idx, district[idx], part_ids, keys)
-                cases = binary_chunk({c: rows[c] for c in _COLUMNS})
-                events = binary_chunk(_events(rows, None if event_ids is None else event_ids[used:used + len(idx)],
-                                              f"imported from {source}"))
-                used += len(idx)
-                early += part_early
-                tally.add(rows)
+    # outside the contexts below, so it works on while they end (the indexes rebuilt)
+    with ThreadPoolExecutor(max_workers=1) as second:
+        try:
+            with contextlib.ExitStack() as stack:
+                indexes_deferred, events_deferred = stack.enter_context(
+                    deferred_indexes(conn, ("incidents", "incident_events"), new))
+                triggers_skipped = stack.enter_context(checked_references(conn, ("incidents",)))
+                ids = _new_ids(conn, "incidents", new, table_locked=indexes_deferred)
+                # the events' ids too when their table is held (drawn one by one per row, 0.6 s a million)
+                event_ids = _new_ids(conn, "incident_events", new, table_locked=True) if events_deferred else None
+                store_chunk = functools.partial(_store, conn, _copy("incidents", _COLUMNS),
+                                                _copy("incident_events", _event_columns(event_ids is not None)))
+                storing: tuple[Future[None], int] | None = None
+                for part, part_fresh in queue:
+                    if not problems.ok:
+                        continue  # checked to the end, stored no further
+                    district = _districts(part, store)
+                    idx = np.arange(len(part)) if part_fresh is None else part_fresh
+                    if not len(idx):
+                        continue
+                    part_ids = ids[used:used + len(idx)]
+                    rows, part_early = _rows(part, idx, district[idx], part_ids, keys)
+                    cases = binary_chunk({c: rows[c] for c in _COLUMNS})
+                    events = binary_chunk(_events(rows, None if event_ids is None else
+                                                  event_ids[used:used + len(idx)], f"imported from {source}"))
+                    used += len(idx)
+                    early += part_early
+                    tally.add(rows)
+                    _stored(storing, done)
+                    storing = second.submit(store_chunk, cases, events), len(idx)
+                across()  # while the database stores the last part; a unique index would refuse a repeat
                 _stored(storing, done)
-                storing = database.submit(store_chunk, cases, events), len(idx)
-            # the counters' sums are made while the database stores the last chunk
-            sums = tally.streams() if triggers_skipped and problems.ok else None
-            _stored(storing, done)
-            if not problems.ok:
-                raise _Refused  # leaves every context at once: no index is rebuilt for a load rolled back
-            if sums:
-                count_loaded(conn, *sums)
-    except _Refused:
-        return None
+                if not problems.ok:
+                    raise _Refused  # leaves every context at once: no index is rebuilt for a load rolled back
+                summing = second.submit(tally.streams) if triggers_skipped else None
+            if summing:  # made while the indexes were rebuilt
+                count_loaded(conn, *summing.result())
+        except _Refused:
+            return None
     counts.inserted = used
     return counts, early
+
+
+def _nothing() -> None:
+    """No checks across rows left to run."""
 
 
 class _Refused(Exception):

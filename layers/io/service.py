@@ -13,6 +13,7 @@ nothing either.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -156,32 +157,34 @@ def _import_history(conn: psycopg.Connection, source: Source, options: WriteOpti
                           options.dry_run)
     store = load_store(conn, source.spec, None)
     progress.stage("checking" if options.dry_run else "importing", len(source))
-    parts = _checked_parts(source, store, progress.advance if options.dry_run else None)
+    drawn: list[Table] = []
+    parts = _checked_parts(source, store, drawn, progress.advance if options.dry_run else None)
     if options.dry_run:
         for _ in parts:
             pass
+        run_file_checks(drawn)
         if result.ok:
             result.notes.append("dry run: nothing written")
         return result
-    _history_written(result, write_history(conn, parts, len(source), store, source.name, progress.advance))
+    _history_written(result, write_history(conn, parts, len(source), store, source.name, progress.advance,
+                                           functools.partial(run_file_checks, drawn)))
     return _recorded(conn, result, options) if result.ok else result
 
 
-def _checked_parts(source: Source, store: Store, checked: Callable[[int], None] | None) -> Iterator[Table]:
-    """The file's parts in order, each converted and checked; the checks across rows after the last.
+def _checked_parts(source: Source, store: Store, drawn: list[Table],
+                   checked: Callable[[int], None] | None) -> Iterator[Table]:
+    """The file's parts in order, each converted and checked, and kept in ``drawn`` for the checks across rows.
 
     ``checked`` is told the rows of each part checked (a dry run's progress).
     """
-    done: list[Table] = []
     for start, stop in chunks(len(source)):
         part = source.table(start, stop)
         run_checks(part, store, whole=False)
         _extra_checks(part)
-        done.append(part)
+        drawn.append(part)
         yield part
         if checked:
             checked(len(part))
-    run_file_checks(done)
 
 
 def _history_written(result: ImportResult, written: tuple[Counts, int] | None) -> None:
