@@ -168,7 +168,7 @@ def _import_history(conn: psycopg.Connection, source: Source, options: WriteOpti
         return result
     _history_written(result, write_history(conn, parts, len(source), store, source.name, progress.advance,
                                            functools.partial(run_file_checks, drawn)))
-    return _recorded(conn, result, options) if result.ok else result
+    return _recorded(conn, result, options)
 
 
 def _checked_parts(source: Source, store: Store, drawn: list[Table],
@@ -188,6 +188,7 @@ def _checked_parts(source: Source, store: Store, drawn: list[Table],
 
 
 def _history_written(result: ImportResult, written: tuple[Counts, int] | None) -> None:
+    """Note what :func:`write_history` stored, and the cases older than every grid version."""
     if written is None:  # a check failed: its problems say which
         return
     result.counts, early = written
@@ -197,7 +198,9 @@ def _history_written(result: ImportResult, written: tuple[Counts, int] | None) -
 
 
 def _recorded(conn: psycopg.Connection, result: ImportResult, options: WriteOptions) -> ImportResult:
-    assert result.counts is not None
+    """Log an import that wrote (``data_imports``)."""
+    if result.counts is None:  # nothing written: nothing to log
+        return result
     result.import_id = record_import(conn, result.layer, result.source, result.counts, options.actor,
                                      result.report())
     return result
