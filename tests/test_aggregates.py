@@ -33,7 +33,7 @@ from layers.indicators import child_indicators
 from layers.io import bulk as bulk_module
 from layers.io import history
 from layers.io.read import Options
-from layers.io.service import WriteOptions, import_layer
+from layers.io.service import Progress, WriteOptions, import_layer
 from layers.io.spec import LAYERS
 from layers.loop import OPEN_STATES
 from layers.walls.aggregates import DAYS_KEPT, prune_days, rebuild_aggregates
@@ -456,8 +456,10 @@ def test_a_history_with_some_cases_stored_already_adds_only_the_new(demo_rw: str
     first.write_text("\n".join(lines[:1] + lines[1::2]) + "\n", encoding="utf-8")  # every other case
     done = import_layer(demo_rw, first, LAYERS["incidents"], Options(crs=WGS84), WriteOptions())
     assert done.ok and done.counts and done.counts.inserted == 30
-    result = import_layer(demo_rw, path, LAYERS["incidents"], Options(crs=WGS84), WriteOptions())
+    progress = _Counted()
+    result = import_layer(demo_rw, path, LAYERS["incidents"], Options(crs=WGS84), WriteOptions(), progress)
     assert result.ok and result.counts and (result.counts.inserted, result.counts.unchanged) == (30, 30)
+    assert progress.rows == {"reading": 0, "importing": 60}  # the bar ends full, the stored rows counted too
     with psycopg.connect(demo_rw) as conn:
         refs = conn.execute("SELECT external_ref, count(*) FROM incidents WHERE external_ref LIKE 'P%' "
                             "GROUP BY 1 ORDER BY 1").fetchall()
@@ -481,3 +483,18 @@ def test_a_reference_repeated_across_parts_alone_undoes_the_load(demo_rw: str, t
     assert [(p.check, p.rows) for p in result.problems.errors] == [("duplicate_code", [2, 58])]
     with psycopg.connect(demo_rw) as conn:
         assert _state(conn) == before
+
+
+class _Counted(Progress):
+    """Rows reported done, by stage."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, int] = {}
+        self.current = ""
+
+    def stage(self, name: str, total: int | None = None) -> None:
+        self.current = name
+        self.rows[name] = 0
+
+    def advance(self, rows: int) -> None:
+        self.rows[self.current] += rows

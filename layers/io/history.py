@@ -164,6 +164,8 @@ def write_history(conn: psycopg.Connection, parts: Iterator[Table], total: int, 
                         continue  # checked to the end, stored no further
                     district = _districts(part, store)
                     idx = np.arange(len(part)) if part_fresh is None else part_fresh
+                    if done and len(idx) < len(part):
+                        done(len(part) - len(idx))  # stored already: left alone
                     if not len(idx):
                         continue
                     part_ids = ids[used:used + len(idx)]
