@@ -301,6 +301,14 @@ def test_a_history_import_is_counted(demo_rw: str, tmp_path: Path, monkeypatch: 
     assert result.ok and result.counts and result.counts.inserted == 60, result.report()
     with psycopg.connect(demo_rw) as conn:
         assert _indexes(conn) == indexes
+        # every B-tree (rebuilt, or kept up to date by the load: the partial ones) holds every row it should
+        conn.execute("CREATE EXTENSION IF NOT EXISTS amcheck")
+        checked = conn.execute("""
+            SELECT count(bt_index_check(x.indexrelid, true)) FROM pg_index AS x
+            JOIN pg_class AS i ON i.oid = x.indexrelid JOIN pg_am AS m ON m.oid = i.relam
+            WHERE x.indrelid IN ('incidents'::regclass, 'incident_events'::regclass) AND m.amname = 'btree'
+            """).fetchone()
+        assert checked is not None and checked[0] >= 12
         # each imported case has its one import event, made from the stored row
         events = conn.execute("""
             SELECT count(*), count(*) FILTER (WHERE e.to_status = i.status AND e.at = i.reported_at
