@@ -128,7 +128,7 @@ def write_history(conn: psycopg.Connection, parts: Iterator[Table], total: int, 
         return None
     # a case whose external_ref is stored is left alone; with none stored (a first history) none is looked up
     refs_stored = conn.execute("SELECT EXISTS (SELECT 1 FROM incidents WHERE external_ref IS NOT NULL)").fetchone()
-    queue: Iterator[tuple[Table, np.ndarray | None]]
+    queue: Iterator[tuple[Table, np.ndarray | None, np.ndarray | None]]
     if refs_stored and refs_stored[0]:
         # every part read and checked first: how many rows are new decides how they are stored
         ready = [first, *parts]
@@ -136,13 +136,14 @@ def write_history(conn: psycopg.Connection, parts: Iterator[Table], total: int, 
         if not problems.ok:
             return None
         across = _nothing  # done
-        fresh = _fresh(conn, ready, store)
+        districts = [_districts(part, store) for part in ready]
+        fresh = _fresh(conn, ready, districts)
         new = sum(len(f) for f in fresh)
         if not new:
             return Counts(unchanged=total), 0
-        queue = zip(ready, fresh, strict=True)
+        queue = zip(ready, districts, fresh, strict=True)
     else:
-        new, queue = total, ((part, None) for part in itertools.chain([first], parts))
+        new, queue = total, ((part, None, None) for part in itertools.chain([first], parts))
     keys = _Keys(_catalogue(conn), _load_grids(conn), _current_xid(conn))
     tally = _Tally(day_counted_since(datetime.now(UTC)))
     counts, early, used = Counts(unchanged=total - new), 0, 0
@@ -159,10 +160,10 @@ def write_history(conn: psycopg.Connection, parts: Iterator[Table], total: int, 
                 store_chunk = functools.partial(_store, conn, _copy("incidents", _COLUMNS),
                                                 _copy("incident_events", _event_columns(event_ids is not None)))
                 storing: tuple[Future[None], int] | None = None
-                for part, part_fresh in queue:
+                for part, part_district, part_fresh in queue:
                     if not problems.ok:
                         continue  # checked to the end, stored no further
-                    district = _districts(part, store)
+                    district = _districts(part, store) if part_district is None else part_district
                     idx = np.arange(len(part)) if part_fresh is None else part_fresh
                     if done and len(idx) < len(part):
                         done(len(part) - len(idx))  # stored already: left alone
@@ -205,8 +206,8 @@ def _drain(parts: Iterator[Table]) -> None:
         pass
 
 
-def _fresh(conn: psycopg.Connection, parts: list[Table], store: Store) -> list[np.ndarray]:
-    """For each part, its rows whose external_ref their district has not stored yet.
+def _fresh(conn: psycopg.Connection, parts: list[Table], districts: list[np.ndarray]) -> list[np.ndarray]:
+    """For each part, its rows whose external_ref their district (``districts``, row by row) has not stored yet.
 
     One query for the whole file: the stored references are read once
     (a hash join with the list, not "= ANY(list)", which PostgreSQL tests
@@ -218,7 +219,7 @@ def _fresh(conn: psycopg.Connection, parts: list[Table], store: Store) -> list[n
         "JOIN incidents AS i ON i.external_ref = r.ref", {"refs": refs.tolist()})}
     if not existing:
         return [np.arange(len(part)) for part in parts]
-    district = np.concatenate([_districts(part, store) for part in parts])
+    district = np.concatenate(districts)
     fresh = np.array([(str(dc), ref) not in existing for dc, ref in zip(district, refs, strict=True)], dtype=bool)
     bounds = np.cumsum([len(part) for part in parts])[:-1]
     return [np.flatnonzero(f) for f in np.split(fresh, bounds)]
